@@ -1,0 +1,93 @@
+"""``/query`` and ``/query/stream``: answers from the knowledge base."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+
+from lambdarag import prompts
+from lambdarag.api.deps import WorkspaceDep
+from lambdarag.api.schemas import QueryRequest, QueryResponse
+from lambdarag.llm.base import LLMError
+from lambdarag.query.answer import aquery
+from lambdarag.query.param import QueryResult
+from lambdarag.workspace import Workspace
+
+logger = logging.getLogger(__name__)
+router = APIRouter(tags=["query"])
+NDJSON_HEADERS = {"Cache-Control": "no-cache", "Connection": "keep-alive", "X-Accel-Buffering": "no"}
+
+
+def _references(result: QueryResult, body: QueryRequest) -> list[dict[str, Any]] | None:
+    if body.include_references is False:
+        return None
+    refs = [dict(r) for r in result.references]
+    if body.include_chunk_content and result.retrieval is not None:
+        for ref in refs:
+            ref["content"] = [c["content"] for c in result.retrieval.chunks
+                              if c.get("reference_id") == ref["reference_id"]]
+    return refs
+
+
+async def _answer(ws: Workspace, body: QueryRequest, stream: bool) -> QueryResult:
+    """Run the query; LLM failures become the contract's 200 placeholder, never a 500."""
+    try:
+        return await aquery(ws, body.query, body.to_param(stream=stream))
+    except LLMError as exc:
+        logger.warning("query failed: %s", exc)
+        return QueryResult(response=prompts.NO_CONTEXT_PLACEHOLDER, llm_generated=False, failed=True)
+
+
+@router.post("/query", response_model=QueryResponse, summary="Answer a question (JSON)")
+async def query(body: QueryRequest, ws: WorkspaceDep) -> QueryResponse:
+    started = time.perf_counter()
+    result = await _answer(ws, body, stream=False)
+    return QueryResponse(
+        response=result.response or prompts.NO_CONTEXT_PLACEHOLDER,
+        references=_references(result, body),
+        response_time=round(time.perf_counter() - started, 4),
+        llm_generated=result.llm_generated and bool(result.response),
+    )
+
+
+def _line(data: dict[str, Any]) -> str:
+    return json.dumps(data, ensure_ascii=False) + "\n"
+
+
+@router.post("/query/stream", summary="Answer a question (NDJSON stream)")
+async def query_stream(body: QueryRequest, ws: WorkspaceDep) -> StreamingResponse:
+    """References first, then ``{"response": delta}`` lines (contract §5.3)."""
+    started = time.perf_counter()
+    progress = bool(body.include_progress)
+
+    async def lines() -> AsyncIterator[str]:
+        if progress:
+            yield _line({"progress": "retrieving_entities"})
+        result = await _answer(ws, body, stream=body.stream is not False)
+        refs = _references(result, body)
+        if result.stream is None:
+            single: dict[str, Any] = {"response": result.response or "",
+                                      "llm_generated": result.llm_generated}
+            if refs is not None:
+                single["references"] = refs
+            yield _line(single)
+        else:
+            if progress:
+                yield _line({"progress": "generating_response"})
+            if refs is not None:
+                yield _line({"references": refs})
+            try:
+                async for delta in result.stream:
+                    yield _line({"response": delta})
+            except LLMError as exc:
+                yield _line({"error": str(exc)})
+        if progress:
+            yield _line({"response_time": round(time.perf_counter() - started, 4)})
+
+    return StreamingResponse(lines(), media_type="application/x-ndjson", headers=NDJSON_HEADERS)

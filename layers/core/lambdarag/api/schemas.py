@@ -1,0 +1,210 @@
+"""Wire models of the LightRAG-compatible API (contract §4-§5). Engine types stay out."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from lambdarag.query.param import QueryParam
+
+MAX_QUERY_CHARS = 65536
+MAX_AGGREGATE_CHARS = 131072
+TOO_SHORT = (
+    "RAG query is too short. Enter at least 3 English characters or an equivalent combination "
+    "where each Chinese, Japanese or Korean character counts as 2."
+)
+DocStatusValue = Literal[
+    "pending", "parsing", "analyzing", "processing", "preprocessed", "processed", "failed"
+]
+
+
+def english_weight(text: str) -> int:
+    """Characters, with each CJK/Hangul/Kana character counting 2."""
+    return sum(2 if _is_cjk(ch) else 1 for ch in text if not ch.isspace())
+
+
+def _is_cjk(ch: str) -> bool:
+    code = ord(ch)
+    return (0x3040 <= code <= 0x30FF or 0x3400 <= code <= 0x4DBF or 0x4E00 <= code <= 0x9FFF
+            or 0xAC00 <= code <= 0xD7AF or 0xF900 <= code <= 0xFAFF)
+
+
+class InsertTextRequest(BaseModel):
+    text: str = Field(min_length=1, description="The document text.", examples=["Alice works at Acme Corp."])
+    file_source: str | None = Field(None, description="Source name (basename kept).", examples=["notes.txt"])
+
+    @field_validator("text")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("text must not be empty")
+        return value.strip()
+
+    @field_validator("file_source")
+    @classmethod
+    def _no_control(cls, value: str | None) -> str | None:
+        if value is not None and any(ord(c) < 32 for c in value):
+            raise ValueError("file_source must not contain control characters")
+        return value
+
+
+class InsertTextsRequest(BaseModel):
+    texts: list[str] = Field(min_length=1, examples=[["First text.", "Second text."]])
+    file_sources: list[str] | None = Field(None, examples=[["a.txt", "b.txt"]])
+
+    @field_validator("texts")
+    @classmethod
+    def _non_empty(cls, value: list[str]) -> list[str]:
+        if any(not t.strip() for t in value):
+            raise ValueError("every text must be non-empty")
+        return [t.strip() for t in value]
+
+    @model_validator(mode="after")
+    def _lengths(self) -> InsertTextsRequest:
+        if self.file_sources is not None and len(self.file_sources) != len(self.texts):
+            raise ValueError("file_sources must have the same length as texts")
+        return self
+
+
+class InsertResponse(BaseModel):
+    status: Literal["success", "duplicated", "partial_success", "failure"]
+    message: str
+    track_id: str
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: str = Field(min_length=1, max_length=64)
+    content: str = Field(max_length=32768)
+
+
+class QueryRequest(BaseModel):
+    query: str = Field(max_length=MAX_QUERY_CHARS, examples=["Who works at Acme Corp?"])
+    mode: Literal["local", "global", "hybrid", "naive", "mix", "bypass"] = "mix"
+    only_need_context: bool | None = None
+    only_need_prompt: bool | None = None
+    response_type: str | None = Field(None, min_length=1, max_length=256)
+    top_k: int | None = Field(None, ge=1, le=1000)
+    chunk_top_k: int | None = Field(None, ge=1, le=1000)
+    max_entity_tokens: int | None = Field(None, ge=1, le=1_000_000)
+    max_relation_tokens: int | None = Field(None, ge=1, le=1_000_000)
+    max_total_tokens: int | None = Field(None, ge=1, le=1_000_000)
+    hl_keywords: list[str] = Field(default_factory=list, max_length=64)
+    ll_keywords: list[str] = Field(default_factory=list, max_length=64)
+    conversation_history: list[Message] | None = Field(None, max_length=128)
+    user_prompt: str | None = Field(None, max_length=MAX_QUERY_CHARS)
+    disable_user_prompt_prefix: bool | None = None
+    enable_rerank: bool | None = None
+    include_references: bool | None = True
+    include_chunk_content: bool | None = False
+    include_progress: bool | None = False
+    stream: bool | None = None
+
+    @field_validator("hl_keywords", "ll_keywords")
+    @classmethod
+    def _keyword_size(cls, value: list[str]) -> list[str]:
+        if any(len(k) > 512 for k in value):
+            raise ValueError("each keyword must be at most 512 characters")
+        return value
+
+    @model_validator(mode="after")
+    def _check_query(self) -> QueryRequest:
+        self.query = self.query.strip()
+        if not self.query:
+            raise ValueError("Query must not be empty.")
+        if self.mode != "bypass" and english_weight(self.query) < 3:
+            raise ValueError(TOO_SHORT)
+        history = json.dumps([m.model_dump() for m in self.conversation_history or []])
+        if len(self.query) + len(self.user_prompt or "") + len(history) > MAX_AGGREGATE_CHARS:
+            raise ValueError(
+                f"query, user_prompt and conversation_history together exceed {MAX_AGGREGATE_CHARS} characters"
+            )
+        return self
+
+    def to_param(self, *, stream: bool) -> QueryParam:
+        return QueryParam(
+            mode=self.mode,
+            only_need_context=bool(self.only_need_context),
+            only_need_prompt=bool(self.only_need_prompt),
+            response_type=self.response_type or "Multiple Paragraphs",
+            stream=stream,
+            top_k=self.top_k,
+            chunk_top_k=self.chunk_top_k,
+            max_entity_tokens=self.max_entity_tokens,
+            max_relation_tokens=self.max_relation_tokens,
+            max_total_tokens=self.max_total_tokens,
+            hl_keywords=tuple(self.hl_keywords),
+            ll_keywords=tuple(self.ll_keywords),
+            conversation_history=tuple(
+                {"role": m.role, "content": m.content} for m in self.conversation_history or []
+            ),
+            user_prompt=self.user_prompt,
+            disable_user_prompt_prefix=bool(self.disable_user_prompt_prefix),
+            enable_rerank=True if self.enable_rerank is None else self.enable_rerank,
+            include_references=self.include_references is not False,
+        )
+
+
+class ReferenceItem(BaseModel):
+    reference_id: str
+    file_path: str
+    content: list[str] | None = None
+
+
+class QueryResponse(BaseModel):
+    response: str
+    references: list[ReferenceItem] | None = None
+    response_time: float | None = None
+    llm_generated: bool = True
+
+
+class DocStatusResponse(BaseModel):
+    id: str
+    content_summary: str
+    content_length: int
+    status: str
+    created_at: str
+    updated_at: str
+    track_id: str | None = None
+    chunks_count: int | None = None
+    error_msg: str | None = None
+    metadata: dict[str, Any] | None = None
+    file_path: str
+
+    @classmethod
+    def of(cls, record: dict[str, Any]) -> DocStatusResponse:
+        return cls(**{k: record.get(k) for k in cls.model_fields} | {
+            "content_summary": record.get("content_summary") or "",
+            "content_length": record.get("content_length") or 0,
+            "file_path": record.get("file_path") or "unknown_source",
+        })
+
+
+class TrackStatusResponse(BaseModel):
+    track_id: str
+    documents: list[DocStatusResponse]
+    total_count: int
+    status_summary: dict[str, int]
+
+
+class DeleteDocRequest(BaseModel):
+    doc_ids: list[str] = Field(min_length=1, examples=[["doc-0123abcd"]])
+    delete_file: bool = False
+    delete_llm_cache: bool = False
+
+    @field_validator("doc_ids")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        if any(not d.strip() for d in value):
+            raise ValueError("doc_ids must not contain blank ids")
+        if len(set(value)) != len(value):
+            raise ValueError("doc_ids must be unique")
+        return value
+
+
+class DeleteDocResponse(BaseModel):
+    status: Literal["deletion_started", "busy", "not_allowed"]
+    message: str
+    doc_id: str

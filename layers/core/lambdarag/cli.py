@@ -1,0 +1,123 @@
+"""The ``lambdarag`` command: serve, index files, ask questions."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from lambdarag.config import Settings, SettingsError, load_settings
+from lambdarag.query.param import MODES
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lambdarag", description="LightRAG-compatible graph-RAG server")
+    parser.add_argument("--working-dir", help="storage directory (WORKING_DIR)")
+    parser.add_argument("--workspace", help="workspace name (WORKSPACE)")
+    parser.add_argument("--llm-binding", help="LLM_BINDING")
+    parser.add_argument("--llm-model", help="LLM_MODEL")
+    parser.add_argument("--llm-binding-host", help="LLM_BINDING_HOST")
+    parser.add_argument("--embedding-binding", help="EMBEDDING_BINDING")
+    parser.add_argument("--embedding-model", help="EMBEDDING_MODEL")
+    parser.add_argument("--embedding-dim", type=int, help="EMBEDDING_DIM")
+    parser.add_argument("--embedding-binding-host", help="EMBEDDING_BINDING_HOST")
+    parser.add_argument("--log-level", help="LOG_LEVEL")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the HTTP server (default :9621)")
+    serve.add_argument("--host", help="HOST")
+    serve.add_argument("--port", type=int, help="PORT")
+    serve.add_argument("--input-dir", help="INPUT_DIR")
+    index = commands.add_parser("index", help="index files and wait until they are processed")
+    index.add_argument("files", nargs="+", type=Path)
+    ask = commands.add_parser("query", help="answer a question from the knowledge base")
+    ask.add_argument("text")
+    ask.add_argument("--mode", choices=MODES, default="mix")
+    return parser
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    skip = {"command", "files", "text", "mode"}
+    return {k: v for k, v in vars(args).items() if k not in skip and v is not None}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(**_overrides(args))
+    except SettingsError as exc:
+        sys.stderr.write(f"lambdarag: invalid setting: {exc}\n")
+        return 2
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "serve":
+        return _serve(settings)
+    from lambdarag.llm.base import LLMError
+
+    try:
+        if args.command == "index":
+            return asyncio.run(_index(settings, args.files))
+        return asyncio.run(_query(settings, args.text, args.mode))
+    except LLMError as exc:
+        sys.stderr.write(f"lambdarag: {exc}\n")
+        return 1
+
+
+def _serve(settings: Settings) -> int:
+    import uvicorn
+
+    from lambdarag.api.app import create_app
+
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
+                log_level=settings.log_level.lower())
+    return 0
+
+
+async def _index(settings: Settings, files: list[Path]) -> int:
+    from lambdarag import documents
+    from lambdarag.engine import Engine
+    from lambdarag.indexing.parse import ParseError, parse_bytes
+    from lambdarag.utils import new_track_id
+
+    engine = Engine(settings)
+    try:
+        ws = await engine.workspace()
+        batch = []
+        for path in files:
+            try:
+                batch.append(documents.NewDocument(path.name, parse_bytes(path.name, path.read_bytes())))
+            except (OSError, ParseError) as exc:
+                sys.stderr.write(f"lambdarag: skipping {path}: {exc}\n")
+        result = await documents.enqueue(ws, batch, new_track_id("insert"))
+        await engine.start()
+        await engine.runner.submit(ws.name, result.doc_ids)
+        await engine.runner.wait_idle()
+        failed = 0
+        for record in await ws.stores.doc_status.get_many(result.doc_ids):
+            status = (record or {}).get("status", "missing")
+            failed += status != "processed"
+            sys.stdout.write(f"{(record or {}).get('file_path')}: {status} {(record or {}).get('error_msg') or ''}\n")
+        for dup in result.duplicates:
+            sys.stdout.write(f"{dup['file_path']}: duplicate ({dup['error_msg']})\n")
+        return 1 if failed else 0
+    finally:
+        await engine.aclose()
+
+
+async def _query(settings: Settings, text: str, mode: str) -> int:
+    from lambdarag.engine import Engine
+    from lambdarag.query.answer import aquery
+    from lambdarag.query.param import QueryParam
+
+    engine = Engine(settings)
+    try:
+        result = await aquery(await engine.workspace(), text, QueryParam(mode=mode))  # type: ignore[arg-type]
+        sys.stdout.write((result.response or "") + "\n")
+        return 0
+    finally:
+        await engine.aclose()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

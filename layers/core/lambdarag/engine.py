@@ -1,0 +1,145 @@
+"""The Engine: the composition root of the graph-RAG core for one process.
+
+It owns the LLM and embedding bindings (shared by every workspace, so MAX_ASYNC
+limits the whole process), opens workspaces on demand and caches them, and runs
+the LocalRunner. The HTTP app, the CLI and the Lambda handlers each build one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import replace
+
+from lambdarag.config import Settings
+from lambdarag.indexing.extract import ExtractionOptions
+from lambdarag.indexing.merge import MergeOptions
+from lambdarag.indexing.summarize import SummaryOptions
+from lambdarag.llm import create_embedding, create_llm
+from lambdarag.llm.base import EmbeddingBinding, LLMBinding
+from lambdarag.llm_cache import CachedLLM
+from lambdarag.runner import LocalRunner
+from lambdarag.storage.base import StorageFactory
+from lambdarag.stores import Stores
+from lambdarag.utils import sanitise_workspace
+from lambdarag.workspace import IndexingOptions, QueryOptions, Workspace
+
+StorageMaker = Callable[[str], StorageFactory]
+
+
+def indexing_options(settings: Settings) -> IndexingOptions:
+    cache = settings.enable_llm_cache_for_extract
+    return IndexingOptions(
+        chunk_size=settings.chunk_size,
+        chunk_overlap=settings.chunk_overlap_size,
+        extract_batch_size=settings.extract_batch_size,
+        extraction=ExtractionOptions(
+            language=settings.summary_language,
+            max_gleaning=settings.max_gleaning,
+            max_records=settings.max_extraction_records,
+            max_entities=settings.max_extraction_entities,
+            max_input_tokens=settings.max_extract_input_tokens,
+            use_cache=cache,
+        ),
+        merge=MergeOptions(
+            summary=SummaryOptions(
+                language=settings.summary_language,
+                force_llm_summary_on_merge=settings.force_llm_summary_on_merge,
+                summary_max_tokens=settings.summary_max_tokens,
+                summary_length_recommended=settings.summary_length_recommended,
+                summary_context_size=settings.summary_context_size,
+                use_cache=cache,
+            ),
+            max_source_ids_per_entity=settings.max_source_ids_per_entity,
+            max_source_ids_per_relation=settings.max_source_ids_per_relation,
+            source_ids_limit_method=settings.source_ids_limit_method,
+            max_file_paths=settings.max_file_paths,
+        ),
+    )
+
+
+def query_options(settings: Settings) -> QueryOptions:
+    return QueryOptions(
+        top_k=settings.top_k,
+        chunk_top_k=settings.chunk_top_k,
+        max_entity_tokens=settings.max_entity_tokens,
+        max_relation_tokens=settings.max_relation_tokens,
+        max_total_tokens=settings.max_total_tokens,
+        cosine_threshold=settings.cosine_threshold,
+        related_chunk_number=settings.related_chunk_number,
+        kg_chunk_pick_method=settings.kg_chunk_pick_method,
+        enable_llm_cache=settings.enable_llm_cache,
+        language=settings.summary_language,
+        user_prompt_prefix=settings.user_prompt_prefix,
+    )
+
+
+def embedded_storage(settings: Settings) -> StorageMaker:
+    from lambdarag.storage.embedded import EmbeddedStorageFactory
+
+    return lambda workspace: EmbeddedStorageFactory(settings.working_dir, workspace)
+
+
+class Engine:
+    """Bindings + workspaces + runner for one process."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        llm: LLMBinding | None = None,
+        embedder: EmbeddingBinding | None = None,
+        storage: StorageMaker | None = None,
+    ) -> None:
+        self.settings = settings
+        self.llm = llm or create_llm(settings.llm_config())
+        self.embedder = embedder or create_embedding(settings.embedding_config())
+        self._storage = storage or embedded_storage(settings)
+        self._indexing = indexing_options(settings)
+        self._query = query_options(settings)
+        self._workspaces: dict[str, Workspace] = {}
+        self._factories: dict[str, StorageFactory] = {}
+        self._opening = asyncio.Lock()
+        self.runner = LocalRunner(self.workspace, settings.max_parallel_insert)
+
+    async def workspace(self, name: str | None = None) -> Workspace:
+        """The workspace ``name`` (default: WORKSPACE), opened once per process."""
+        key = sanitise_workspace(self.settings.workspace if name is None else name)
+        found = self._workspaces.get(key)
+        if found is not None:
+            return found
+        async with self._opening:
+            if key not in self._workspaces:
+                factory = self._storage(key)
+                stores = Stores.open(factory, self.embedder.dim)
+                self._factories[key] = factory
+                self._workspaces[key] = Workspace(
+                    name=key,
+                    stores=stores,
+                    llm=CachedLLM(self.llm, stores.llm_response_cache),
+                    embedder=self.embedder,
+                    indexing=self._indexing,
+                    query=self._query,
+                )
+        return self._workspaces[key]
+
+    def with_options(self, **indexing: object) -> None:
+        """Adjust indexing options (tests and benchmarks)."""
+        self._indexing = replace(self._indexing, **indexing)  # type: ignore[arg-type]
+        for ws in self._workspaces.values():
+            ws.indexing = self._indexing
+
+    async def start(self) -> int:
+        """Start the runner and resume unfinished documents of the default workspace."""
+        self.runner.start()
+        return await self.runner.resume(self.settings.workspace)
+
+    async def aclose(self) -> None:
+        await self.runner.stop()
+        for factory in self._factories.values():
+            await factory.close()
+        self._factories.clear()
+        self._workspaces.clear()
+        await self.llm.aclose()
+        if self.embedder is not self.llm:
+            await self.embedder.aclose()

@@ -1,0 +1,101 @@
+"""Entity/relation extraction of one chunk: prompt, cache, gleaning, parse, fragments."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lambdarag import prompts, tokenizer
+from lambdarag.indexing.records import ExtractionResult, merge_gleaning, parse_records
+from lambdarag.llm.base import ChatMessage
+from lambdarag.llm_cache import CachedLLM
+from lambdarag.storage.base import EntityFragment, RelationFragment, sorted_pair
+from lambdarag.utils import now_unix
+
+
+@dataclass(frozen=True)
+class ExtractionOptions:
+    language: str = "English"
+    entity_types: tuple[str, ...] = prompts.DEFAULT_ENTITY_TYPES
+    max_gleaning: int = 1
+    max_records: int = 100
+    max_entities: int = 40
+    max_input_tokens: int = 20480
+    use_cache: bool = True
+
+
+@dataclass
+class ChunkExtraction:
+    chunk_id: str
+    entities: list[EntityFragment]
+    relations: list[RelationFragment]
+    cache_keys: list[str]
+
+
+def _system_prompt(options: ExtractionOptions) -> str:
+    return prompts.ENTITY_EXTRACTION_SYSTEM.format(
+        tuple_delimiter=prompts.TUPLE_DELIMITER,
+        completion_delimiter=prompts.COMPLETION_DELIMITER,
+        entity_types=", ".join(options.entity_types),
+        language=options.language,
+        max_records=options.max_records,
+        max_entities=options.max_entities,
+    )
+
+
+async def extract_chunk(
+    chunk_id: str,
+    content: str,
+    file_path: str,
+    *,
+    llm: CachedLLM,
+    options: ExtractionOptions,
+) -> ChunkExtraction:
+    """Run extraction (plus up to ``max_gleaning`` continue passes) on one chunk."""
+    system = _system_prompt(options)
+    user = prompts.ENTITY_EXTRACTION_USER.format(input_text=content)
+    answer, key = await llm.complete(
+        user, system_prompt=system, cache_type="extract", use_cache=options.use_cache,
+        chunk_id=chunk_id,
+    )
+    result = merge_gleaning(parse_records(answer), ExtractionResult())
+    keys = [key]
+    history: list[ChatMessage] = [
+        {"role": "user", "content": user},
+        {"role": "assistant", "content": answer},
+    ]
+    continue_prompt = prompts.ENTITY_CONTINUE_EXTRACTION.format(
+        completion_delimiter=prompts.COMPLETION_DELIMITER
+    )
+    for _ in range(options.max_gleaning):
+        budget = sum(tokenizer.count_tokens(t) for t in (system, continue_prompt, user, answer))
+        if budget > options.max_input_tokens:
+            break
+        gleaned, key = await llm.complete(
+            continue_prompt, system_prompt=system, history=history, cache_type="extract",
+            use_cache=options.use_cache, chunk_id=chunk_id,
+        )
+        keys.append(key)
+        result = merge_gleaning(result, parse_records(gleaned))
+        history += [{"role": "user", "content": continue_prompt},
+                    {"role": "assistant", "content": gleaned}]
+    return _fragments(chunk_id, file_path, result, keys)
+
+
+def _fragments(
+    chunk_id: str, file_path: str, result: ExtractionResult, keys: list[str]
+) -> ChunkExtraction:
+    stamp = now_unix()
+    entities = [
+        EntityFragment(entity_name=e.name, chunk_id=chunk_id, entity_type=e.type,
+                       description=e.description, file_path=file_path, timestamp=stamp)
+        for e in result.entities
+    ]
+    relations = []
+    for r in result.relations:
+        src, tgt = sorted_pair(r.source, r.target)
+        relations.append(
+            RelationFragment(src_id=src, tgt_id=tgt, chunk_id=chunk_id, keywords=r.keywords,
+                             description=r.description, weight=r.weight, file_path=file_path,
+                             timestamp=stamp)
+        )
+    return ChunkExtraction(chunk_id, entities, relations, keys)

@@ -1,0 +1,379 @@
+"""Merge fragments into graph nodes/edges and their vectors (the fragment model).
+
+A node or edge is a function of its fragments. Merging reads them all, reuses the
+current description when only new fragments arrived (so summaries are not redone
+on every document), and rebuilds from scratch when fragments were removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from lambdarag.indexing.summarize import SummaryOptions, summarize_descriptions
+from lambdarag.llm.base import EmbeddingBinding
+from lambdarag.llm_cache import CachedLLM
+from lambdarag.storage.base import GRAPH_FIELD_SEP, EntityFragment, RelationFragment
+from lambdarag.stores import KeyedLocks, Stores
+from lambdarag.utils import mdhash, now_unix
+
+UNKNOWN_TYPE = "UNKNOWN"
+
+
+@dataclass(frozen=True)
+class MergeOptions:
+    summary: SummaryOptions = field(default_factory=SummaryOptions)
+    max_source_ids_per_entity: int = 200
+    max_source_ids_per_relation: int = 200
+    source_ids_limit_method: str = "KEEP"
+    max_file_paths: int = 75
+
+
+@dataclass
+class MergeReport:
+    upserted: int = 0
+    deleted: int = 0
+    llm_summaries: int = 0
+    messages: list[str] = field(default_factory=list)
+
+
+@dataclass
+class MergeContext:
+    stores: Stores
+    llm: CachedLLM
+    embedder: EmbeddingBinding
+    locks: KeyedLocks
+    options: MergeOptions
+
+
+def entity_vector_id(name: str) -> str:
+    return mdhash(name, "ent-")
+
+
+def relation_vector_id(src: str, tgt: str) -> str:
+    a, b = sorted((src, tgt))
+    return mdhash(a + b, "rel-")
+
+
+def relation_key(src: str, tgt: str) -> str:
+    a, b = sorted((src, tgt))
+    return f"{a}{GRAPH_FIELD_SEP}{b}"
+
+
+# ------------------------------------------------------------------ shared helpers
+
+
+def _dedupe(items: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(i for i in items if i))
+
+
+def _limit(items: list[str], limit: int, method: str) -> list[str]:
+    if len(items) <= limit:
+        return items
+    return items[:limit] if method == "KEEP" else items[-limit:]
+
+
+def _file_paths(paths: list[str], options: MergeOptions) -> str:
+    unique = _dedupe(paths)
+    if len(unique) > options.max_file_paths:
+        kept = _limit(unique, options.max_file_paths, options.source_ids_limit_method)
+        marker = "KEEP Old" if options.source_ids_limit_method == "KEEP" else "FIFO"
+        unique = [*kept, f"...truncated...({marker})"]
+    return GRAPH_FIELD_SEP.join(unique)
+
+
+def _descriptions(
+    fragments: Sequence[EntityFragment] | Sequence[RelationFragment],
+    current: dict[str, Any] | None,
+    reflected: list[str] | None,
+) -> list[str] | None:
+    """Descriptions to merge, or None when nothing changed since the last merge.
+
+    When every fragment the current description reflects is still there, only the
+    new fragments are added to it; otherwise the description is rebuilt.
+    """
+    chunk_ids = {f["chunk_id"] for f in fragments}
+    if current and reflected is not None and set(reflected) <= chunk_ids:
+        new = [f["description"] for f in fragments if f["chunk_id"] not in set(reflected)]
+        if not new:
+            return None
+        return _dedupe([*str(current.get("description", "")).split(GRAPH_FIELD_SEP), *new])
+    ordered = sorted(fragments, key=lambda f: (f.get("timestamp", 0), f["chunk_id"]))
+    return _dedupe([f["description"] for f in ordered])
+
+
+async def _embed_upsert(
+    ctx: MergeContext, vdb_name: str, items: list[dict[str, Any]]
+) -> None:
+    if not items:
+        return
+    vectors = await ctx.embedder.embed([item["content"] for item in items])
+    await getattr(ctx.stores, vdb_name).upsert(items, vectors)
+
+
+# ----------------------------------------------------------------------- entities
+
+
+async def merge_entities(names: Sequence[str], ctx: MergeContext) -> MergeReport:
+    """Bring the nodes and vectors of ``names`` in line with their fragments."""
+    report = MergeReport()
+    if not names:
+        return report
+    async with ctx.locks.hold(f"e:{n}" for n in names):
+        stores = ctx.stores
+        fragments = await stores.fragments.entity_fragments(names)
+        nodes = await stores.graph.get_nodes(names)
+        reflected = dict(zip(names, await stores.entity_chunks.get_by_ids(names), strict=True))
+        plans = [
+            _plan_entity(name, fragments[name], nodes.get(name), reflected[name], ctx, report)
+            for name in names
+        ]
+        built = [b for b in await asyncio.gather(*plans) if b is not None]
+        await _write_entities(built, nodes, ctx, report)
+    return report
+
+
+async def _plan_entity(
+    name: str,
+    fragments: list[EntityFragment],
+    node: dict[str, Any] | None,
+    reflected_entry: dict[str, Any] | None,
+    ctx: MergeContext,
+    report: MergeReport,
+) -> tuple[str, dict[str, Any] | None, list[str]] | None:
+    if not fragments:
+        return (name, None, [])
+    reflected = reflected_entry.get("chunk_ids") if reflected_entry else None
+    descriptions = _descriptions(fragments, node, reflected)
+    if descriptions is None:
+        return None
+    description, used_llm = await summarize_descriptions(
+        "entity", name, descriptions, llm=ctx.llm, options=ctx.options.summary
+    )
+    report.llm_summaries += used_llm
+    ordered = sorted(fragments, key=lambda f: (f.get("timestamp", 0), f["chunk_id"]))
+    types = Counter(f["entity_type"] for f in ordered)
+    chunk_ids = _dedupe([f["chunk_id"] for f in ordered])
+    options = ctx.options
+    props = {
+        "entity_id": name,
+        "entity_type": types.most_common(1)[0][0],
+        "description": description,
+        "source_id": GRAPH_FIELD_SEP.join(
+            _limit(chunk_ids, options.max_source_ids_per_entity, options.source_ids_limit_method)
+        ),
+        "file_path": _file_paths([f.get("file_path", "") for f in ordered], options),
+        "created_at": (node or {}).get("created_at") or now_unix(),
+        "truncate": "",
+    }
+    return (name, props, chunk_ids)
+
+
+async def _write_entities(
+    built: list[tuple[str, dict[str, Any] | None, list[str]]],
+    nodes: dict[str, dict[str, Any]],
+    ctx: MergeContext,
+    report: MergeReport,
+) -> None:
+    stores = ctx.stores
+    upserts = {name: props for name, props, _ in built if props is not None}
+    orphans = [name for name, props, _ in built if props is None]
+    if upserts:
+        await stores.graph.upsert_nodes(upserts)
+        changed = [
+            {"id": entity_vector_id(n), "entity_name": n, "entity_type": p["entity_type"],
+             "content": f"{n}\n{p['description']}", "source_id": p["source_id"],
+             "file_path": p["file_path"]}
+            for n, p in upserts.items()
+            if nodes.get(n, {}).get("description") != p["description"]
+            or nodes.get(n, {}).get("entity_type") != p["entity_type"]
+        ]
+        await _embed_upsert(ctx, "entities_vdb", changed)
+        await stores.entity_chunks.upsert(
+            {n: {"chunk_ids": ids, "count": len(ids)} for n, p, ids in built if p is not None}
+        )
+        report.upserted += len(upserts)
+        report.messages += [f"Merged: `{n}`" for n in upserts]
+    if orphans:
+        await _remove_entities([n for n in orphans if n in nodes], ctx, report)
+        await stores.entity_chunks.delete(orphans)
+
+
+async def _remove_entities(names: list[str], ctx: MergeContext, report: MergeReport) -> None:
+    """Delete nodes without fragments, unless live relations still need them as endpoints."""
+    if not names:
+        return
+    stores = ctx.stores
+    edges = await stores.graph.node_edges(names)
+    pairs = sorted({tuple(sorted(e)) for n in names for e in edges[n]})
+    live = await stores.fragments.relation_fragments(pairs) if pairs else {}
+    needed = {n for pair, frags in live.items() if frags for n in pair}
+    keep = [n for n in names if n in needed]
+    drop = [n for n in names if n not in needed]
+    if keep:
+        await stores.graph.upsert_nodes(
+            {n: _placeholder(n, "", now_unix()) for n in keep}
+        )
+    if drop:
+        await stores.graph.delete_nodes(drop)
+        await stores.entities_vdb.delete([entity_vector_id(n) for n in drop])
+        report.deleted += len(drop)
+        report.messages += [f"Deleted entity `{n}`" for n in drop]
+
+
+def _placeholder(name: str, source_id: str, created_at: int) -> dict[str, Any]:
+    return {
+        "entity_id": name,
+        "entity_type": UNKNOWN_TYPE,
+        "description": name,
+        "source_id": source_id,
+        "file_path": "",
+        "created_at": created_at,
+        "truncate": "",
+    }
+
+
+# ---------------------------------------------------------------------- relations
+
+
+async def merge_relations(pairs: Sequence[tuple[str, str]], ctx: MergeContext) -> MergeReport:
+    """Bring the edges and vectors of ``pairs`` (sorted) in line with their fragments."""
+    report = MergeReport()
+    if not pairs:
+        return report
+    keys = [f"r:{relation_key(*p)}" for p in pairs] + [f"e:{n}" for p in pairs for n in p]
+    async with ctx.locks.hold(keys):
+        stores = ctx.stores
+        fragments = await stores.fragments.relation_fragments(pairs)
+        edges = await stores.graph.get_edges(pairs)
+        rkeys = [relation_key(*p) for p in pairs]
+        reflected = dict(zip(pairs, await stores.relation_chunks.get_by_ids(rkeys), strict=True))
+        plans = [
+            _plan_relation(p, fragments[p], edges.get(p), reflected[p], ctx, report) for p in pairs
+        ]
+        built = [b for b in await asyncio.gather(*plans) if b is not None]
+        await _write_relations(built, edges, ctx, report)
+    return report
+
+
+async def _plan_relation(
+    pair: tuple[str, str],
+    fragments: list[RelationFragment],
+    edge: dict[str, Any] | None,
+    reflected_entry: dict[str, Any] | None,
+    ctx: MergeContext,
+    report: MergeReport,
+) -> tuple[tuple[str, str], dict[str, Any] | None, list[str]] | None:
+    if not fragments:
+        return (pair, None, [])
+    reflected = reflected_entry.get("chunk_ids") if reflected_entry else None
+    descriptions = _descriptions(fragments, edge, reflected)
+    if descriptions is None:
+        return None
+    description, used_llm = await summarize_descriptions(
+        "relation", f"{pair[0]} - {pair[1]}", descriptions, llm=ctx.llm,
+        options=ctx.options.summary,
+    )
+    report.llm_summaries += used_llm
+    ordered = sorted(fragments, key=lambda f: (f.get("timestamp", 0), f["chunk_id"]))
+    keywords = sorted({k.strip() for f in ordered for k in f.get("keywords", "").split(",")} - {""})
+    chunk_ids = _dedupe([f["chunk_id"] for f in ordered])
+    options = ctx.options
+    props = {
+        "weight": float(max(sum(float(f.get("weight", 1.0)) for f in ordered), len(chunk_ids))),
+        "description": description,
+        "keywords": ",".join(keywords),
+        "source_id": GRAPH_FIELD_SEP.join(
+            _limit(chunk_ids, options.max_source_ids_per_relation, options.source_ids_limit_method)
+        ),
+        "file_path": _file_paths([f.get("file_path", "") for f in ordered], options),
+        "created_at": (edge or {}).get("created_at") or now_unix(),
+        "truncate": "",
+    }
+    return (pair, props, chunk_ids)
+
+
+async def _write_relations(
+    built: list[tuple[tuple[str, str], dict[str, Any] | None, list[str]]],
+    edges: dict[tuple[str, str], dict[str, Any]],
+    ctx: MergeContext,
+    report: MergeReport,
+) -> None:
+    stores = ctx.stores
+    upserts = {pair: props for pair, props, _ in built if props is not None}
+    removed = [pair for pair, props, _ in built if props is None]
+    if upserts:
+        await _ensure_endpoints(upserts, ctx)
+        await stores.graph.upsert_edges(upserts)
+        changed = [
+            {"id": relation_vector_id(*p), "src_id": p[0], "tgt_id": p[1],
+             "keywords": v["keywords"], "description": v["description"], "weight": v["weight"],
+             "content": f"{v['keywords']}\t{p[0]}\n{p[1]}\n{v['description']}",
+             "source_id": v["source_id"], "file_path": v["file_path"]}
+            for p, v in upserts.items()
+            if edges.get(p, {}).get("description") != v["description"]
+            or edges.get(p, {}).get("keywords") != v["keywords"]
+        ]
+        await _embed_upsert(ctx, "relationships_vdb", changed)
+        await stores.relation_chunks.upsert(
+            {relation_key(*p): {"chunk_ids": ids, "count": len(ids)}
+             for p, v, ids in built if v is not None}
+        )
+        report.upserted += len(upserts)
+    if removed:
+        await _remove_relations(removed, edges, ctx, report)
+
+
+async def _ensure_endpoints(
+    edges: dict[tuple[str, str], dict[str, Any]], ctx: MergeContext
+) -> None:
+    """Create UNKNOWN placeholder nodes for endpoints no entity record produced."""
+    names = sorted({n for pair in edges for n in pair})
+    present = await ctx.stores.graph.get_nodes(names)
+    missing = {}
+    for pair, props in edges.items():
+        for name in pair:
+            if name not in present and name not in missing:
+                missing[name] = _placeholder(name, props["source_id"], props["created_at"])
+    if missing:
+        await ctx.stores.graph.upsert_nodes(missing)
+        await _embed_upsert(
+            ctx, "entities_vdb",
+            [{"id": entity_vector_id(n), "entity_name": n, "entity_type": UNKNOWN_TYPE,
+              "content": f"{n}\n{p['description']}", "source_id": p["source_id"],
+              "file_path": ""} for n, p in missing.items()],
+        )
+
+
+async def _remove_relations(
+    pairs: list[tuple[str, str]],
+    edges: dict[tuple[str, str], dict[str, Any]],
+    ctx: MergeContext,
+    report: MergeReport,
+) -> None:
+    stores = ctx.stores
+    present = [p for p in pairs if p in edges]
+    if present:
+        await stores.graph.delete_edges(present)
+        await stores.relationships_vdb.delete([relation_vector_id(*p) for p in present])
+        report.deleted += len(present)
+    await stores.relation_chunks.delete([relation_key(*p) for p in pairs])
+    await _drop_orphan_placeholders({n for p in pairs for n in p}, ctx)
+
+
+async def _drop_orphan_placeholders(names: set[str], ctx: MergeContext) -> None:
+    """Placeholder endpoints left without any edge and without fragments go away."""
+    graph = ctx.stores.graph
+    nodes = await graph.get_nodes(sorted(names))
+    candidates = [n for n, p in nodes.items() if p.get("entity_type") == UNKNOWN_TYPE]
+    if not candidates:
+        return
+    degrees = await graph.node_degrees(candidates)
+    fragments = await ctx.stores.fragments.entity_fragments(candidates)
+    orphans = [n for n in candidates if degrees.get(n, 0) == 0 and not fragments[n]]
+    if orphans:
+        await graph.delete_nodes(orphans)
+        await ctx.stores.entities_vdb.delete([entity_vector_id(n) for n in orphans])

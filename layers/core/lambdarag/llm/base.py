@@ -1,0 +1,123 @@
+"""LLM and embedding binding contracts.
+
+A binding talks to one provider over its wire protocol (httpx, or boto3 for
+Bedrock). The engine only sees these two classes; concurrency limits, retries
+and timeouts live inside the bindings so every caller gets them.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypedDict
+
+import numpy as np
+
+
+class ChatMessage(TypedDict):
+    role: str
+    content: str
+
+
+class LLMError(Exception):
+    """Base error of the LLM and embedding bindings."""
+
+
+class LLMConfigError(LLMError):
+    """A binding is misconfigured (unknown binding, missing key, bad host)."""
+
+
+class LLMUnavailableError(LLMError):
+    """The provider could not be reached or kept failing after retries.
+
+    The message names the host and the setting that points at it, e.g.
+    ``LLM host http://localhost:11434 (LLM_BINDING_HOST) is unreachable: connection refused``.
+    """
+
+
+class LLMResponseError(LLMError):
+    """The provider answered with something that is not a usable completion/embedding."""
+
+
+@dataclass(frozen=True)
+class LLMConfig:
+    """What a chat binding needs; built from Settings at the composition root."""
+
+    binding: str  # openai | azure_openai | ollama | lollms | bedrock
+    model: str
+    host: str
+    api_key: str | None = None
+    timeout: float = 240.0
+    max_async: int = 4
+    api_version: str | None = None  # azure_openai
+    region: str | None = None  # bedrock
+    options: dict[str, Any] = field(default_factory=dict)  # provider options (temperature, num_ctx, ...)
+    max_retries: int = 5
+    host_setting: str = "LLM_BINDING_HOST"  # named in error messages
+
+
+@dataclass(frozen=True)
+class EmbeddingConfig:
+    binding: str
+    model: str
+    host: str
+    dim: int
+    api_key: str | None = None
+    timeout: float = 30.0
+    max_async: int = 8
+    batch_num: int = 10
+    send_dim: bool = False
+    api_version: str | None = None
+    region: str | None = None
+    max_retries: int = 5
+    host_setting: str = "EMBEDDING_BINDING_HOST"
+
+
+class LLMBinding(ABC):
+    """A chat model. ``complete`` returns the whole answer; ``stream`` yields deltas."""
+
+    config: LLMConfig
+
+    @abstractmethod
+    async def complete(
+        self,
+        prompt: str,
+        *,
+        system_prompt: str | None = None,
+        history: Sequence[ChatMessage] = (),
+        json_mode: bool = False,
+    ) -> str: ...
+
+    @abstractmethod
+    def stream(
+        self,
+        prompt: str,
+        *,
+        system_prompt: str | None = None,
+        history: Sequence[ChatMessage] = (),
+    ) -> AsyncIterator[str]: ...
+
+    @abstractmethod
+    async def aclose(self) -> None: ...
+
+    @property
+    def identity(self) -> str:
+        """Stable string naming binding + model (part of cache keys)."""
+        return f"{self.config.binding}:{self.config.model}"
+
+
+class EmbeddingBinding(ABC):
+    """An embedding model; ``embed`` batches by ``batch_num`` and returns float32 rows."""
+
+    config: EmbeddingConfig
+
+    @property
+    def dim(self) -> int:
+        return self.config.dim
+
+    @abstractmethod
+    async def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    @abstractmethod
+    async def aclose(self) -> None: ...

@@ -1,0 +1,65 @@
+"""QueryParam and QueryResult: the engine's query request and answer."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from lambdarag.llm.base import ChatMessage
+
+Mode = Literal["local", "global", "hybrid", "naive", "mix", "bypass"]
+MODES: tuple[str, ...] = ("local", "global", "hybrid", "naive", "mix", "bypass")
+
+
+@dataclass(frozen=True)
+class QueryParam:
+    """One query's options; ``None`` numbers mean "the server default" (TOP_K etc.)."""
+
+    mode: Mode = "mix"
+    only_need_context: bool = False
+    only_need_prompt: bool = False
+    response_type: str = "Multiple Paragraphs"
+    stream: bool = False
+    top_k: int | None = None
+    chunk_top_k: int | None = None
+    max_entity_tokens: int | None = None
+    max_relation_tokens: int | None = None
+    max_total_tokens: int | None = None
+    hl_keywords: tuple[str, ...] = ()
+    ll_keywords: tuple[str, ...] = ()
+    conversation_history: tuple[ChatMessage, ...] = ()
+    user_prompt: str | None = None
+    disable_user_prompt_prefix: bool = False
+    enable_rerank: bool = True
+    include_references: bool = False
+
+
+@dataclass
+class Retrieval:
+    """What retrieval found, before the LLM: the structured data and the context text."""
+
+    entities: list[dict[str, Any]] = field(default_factory=list)
+    relations: list[dict[str, Any]] = field(default_factory=list)
+    chunks: list[dict[str, Any]] = field(default_factory=list)
+    references: list[dict[str, Any]] = field(default_factory=list)
+    high_level_keywords: list[str] = field(default_factory=list)
+    low_level_keywords: list[str] = field(default_factory=list)
+    processing_info: dict[str, int] = field(default_factory=dict)
+    context: str = ""
+
+    @property
+    def empty(self) -> bool:
+        return not (self.entities or self.relations or self.chunks)
+
+
+@dataclass
+class QueryResult:
+    """An answer: a whole string or a stream of deltas, plus its references."""
+
+    response: str | None = None
+    stream: AsyncIterator[str] | None = None
+    references: list[dict[str, Any]] = field(default_factory=list)
+    llm_generated: bool = True
+    retrieval: Retrieval | None = None
+    failed: bool = False

@@ -1,0 +1,141 @@
+"""LocalRunner: runs the pipeline steps in-process, several documents at once.
+
+Documents run concurrently up to MAX_PARALLEL_INSERT; inside a document the
+extract batches and merge shards run concurrently too, so the LLM's MAX_ASYNC
+slots stay busy across documents. A document interrupted by a crash is picked up
+again at start-up (``resume``): its finished steps are cheap to repeat because
+extraction results are cached and merges are idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from typing import Any
+
+from lambdarag import pipeline
+from lambdarag.indexing.chunking import ChunkingError
+from lambdarag.indexing.parse import ParseError
+from lambdarag.llm.base import LLMError
+from lambdarag.storage.base import StorageError
+from lambdarag.workspace import Workspace
+
+logger = logging.getLogger(__name__)
+
+INTERRUPTED = ("pending", "parsing", "analyzing", "processing")
+_USER_FACING = (pipeline.PipelineError, LLMError, ParseError, ChunkingError, StorageError)
+
+
+class LocalRunner:
+    """An in-process queue of (workspace, doc_id) drained by MAX_PARALLEL_INSERT workers."""
+
+    def __init__(
+        self, open_workspace: Callable[[str], Awaitable[Workspace]], parallel: int
+    ) -> None:
+        self._open = open_workspace
+        self._parallel = parallel
+        self._queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+        self._workers: list[asyncio.Task[None]] = []
+        self._queued: set[tuple[str, str]] = set()
+        self._active: dict[str, int] = {}
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def start(self) -> None:
+        if not self._workers:
+            self._workers = [asyncio.create_task(self._work()) for _ in range(self._parallel)]
+
+    async def stop(self) -> None:
+        for task in self._workers:
+            task.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        self._workers = []
+
+    async def submit(self, workspace: str, doc_ids: list[str]) -> None:
+        """Queue documents (already stored as PENDING) for indexing."""
+        ws = await self._open(workspace)
+        fresh = [d for d in doc_ids if (workspace, d) not in self._queued]
+        if not fresh:
+            return
+        if not self._active.get(workspace):
+            first = (await ws.stores.doc_status.get(fresh[0]) or {}).get("file_path", "")
+            ws.pipeline.start_job(f"{first[:20]}...[{len(fresh)} files]", len(fresh))
+        else:
+            ws.pipeline.docs += len(fresh)
+            ws.pipeline.batchs += len(fresh)
+        self._active[workspace] = self._active.get(workspace, 0) + len(fresh)
+        self._idle.clear()
+        for doc_id in fresh:
+            self._queued.add((workspace, doc_id))
+            self._queue.put_nowait((workspace, doc_id))
+        self.start()
+
+    async def resume(self, workspace: str) -> int:
+        """Queue every document a previous run left unfinished; returns how many."""
+        ws = await self._open(workspace)
+        records = await ws.stores.doc_status.by_status(INTERRUPTED)
+        await self.submit(workspace, [r["id"] for r in records])
+        return len(records)
+
+    async def wait_idle(self) -> None:
+        """Return once every queued document has finished (processed or failed)."""
+        await self._idle.wait()
+
+    def is_busy(self, workspace: str) -> bool:
+        return bool(self._active.get(workspace))
+
+    async def _work(self) -> None:
+        while True:
+            workspace, doc_id = await self._queue.get()
+            ws = await self._open(workspace)
+            try:
+                await run_document(ws, {"workspace": workspace, "doc_id": doc_id})
+            except Exception:  # noqa: BLE001 - one document must not stop the runner
+                logger.exception("unexpected failure indexing %s", doc_id)
+            finally:
+                self._queued.discard((workspace, doc_id))
+                self._finish(ws, workspace)
+                self._queue.task_done()
+
+    def _finish(self, ws: Workspace, workspace: str) -> None:
+        ws.pipeline.cur_batch += 1
+        self._active[workspace] -= 1
+        if not self._active[workspace]:
+            del self._active[workspace]
+            ws.pipeline.busy = False
+            ws.pipeline.cancellation_requested = False
+            ws.pipeline.log("All documents processed")
+        if not self._active:
+            self._idle.set()
+
+
+async def run_document(ws: Workspace, payload: dict[str, Any]) -> dict[str, Any]:
+    """Run every step for one document, exactly as the state machine does."""
+    try:
+        plan = await pipeline.prepare(ws, payload)
+        await _all(pipeline.extract(ws, b) for b in plan["extract_batches"])
+        await _all(pipeline.merge(ws, s) for s in plan["merge_entities"])
+        await _all(pipeline.merge(ws, s) for s in plan["merge_relations"])
+        return await pipeline.finalize(ws, payload)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - every failure ends as FAILED with its reason
+        logger.warning("indexing %s failed: %s", payload["doc_id"], exc)
+        return await pipeline.fail(ws, {**payload, "error": _reason(exc)})
+
+
+async def _all(steps: Iterable[Coroutine[Any, Any, Any]]) -> None:
+    """Run steps concurrently; the first failure cancels the rest and is re-raised."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            for step in steps:
+                group.create_task(step)
+    except ExceptionGroup as group_error:
+        raise group_error.exceptions[0] from None
+
+
+def _reason(exc: Exception) -> str:
+    """The error_msg users see: our own errors speak for themselves; others carry their type."""
+    text = str(exc) or exc.__class__.__name__
+    return text if isinstance(exc, _USER_FACING) else f"{exc.__class__.__name__}: {text}"

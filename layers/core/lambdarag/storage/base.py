@@ -1,0 +1,372 @@
+"""Storage contracts: the ports every backend implements.
+
+Each store belongs to one workspace; a backend isolates workspaces completely
+(separate files, tables, indexes or id prefixes). All methods are async. Batch
+forms are part of the contract because the remote backends (DynamoDB, OpenSearch,
+Neptune) depend on them; an embedded adapter may simply loop.
+
+Records are plain JSON-able dicts so they cross every boundary unchanged (HTTP,
+Step Functions payloads, DynamoDB items). Storage adapters never import the engine.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypedDict
+
+import numpy as np
+
+GRAPH_FIELD_SEP = "<SEP>"
+
+
+class StorageError(Exception):
+    """Base error of every storage adapter."""
+
+
+class StoreUnavailableError(StorageError):
+    """The backing server or file cannot be reached or opened."""
+
+
+class VersionConflictError(StorageError):
+    """An optimistic write lost against a concurrent writer; re-read and retry."""
+
+
+# --------------------------------------------------------------------------- KV
+
+
+class KVStorage(ABC):
+    """A namespaced key -> JSON object store (full_docs, text_chunks, llm cache, ...)."""
+
+    namespace: str
+
+    @abstractmethod
+    async def get_by_id(self, key: str) -> dict[str, Any] | None: ...
+
+    @abstractmethod
+    async def get_by_ids(self, keys: Sequence[str]) -> list[dict[str, Any] | None]:
+        """Values in the order of ``keys``; None where a key is absent."""
+
+    @abstractmethod
+    async def filter_keys(self, keys: Sequence[str]) -> set[str]:
+        """The subset of ``keys`` that is NOT stored yet."""
+
+    @abstractmethod
+    async def upsert(self, data: dict[str, dict[str, Any]]) -> None:
+        """Insert or replace whole values; durable when the call returns."""
+
+    @abstractmethod
+    async def delete(self, keys: Sequence[str]) -> None: ...
+
+    @abstractmethod
+    async def keys(self, prefix: str = "") -> list[str]:
+        """All keys (optionally those starting with ``prefix``), sorted."""
+
+    @abstractmethod
+    async def drop(self) -> None:
+        """Remove every key of this namespace in this workspace."""
+
+
+# -------------------------------------------------------------------- doc status
+
+
+class DocStatusRecord(TypedDict, total=False):
+    """One row of doc_status (reference §6.2); ``id`` is the key."""
+
+    id: str
+    status: str  # pending|parsing|analyzing|processing|preprocessed|processed|failed
+    content_summary: str
+    content_length: int
+    file_path: str
+    created_at: str  # ISO-8601 UTC
+    updated_at: str
+    track_id: str | None
+    chunks_count: int | None
+    chunks_list: list[str]
+    error_msg: str | None
+    metadata: dict[str, Any]
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class DocPage:
+    documents: list[DocStatusRecord]
+    total_count: int
+
+
+class DocStatusStorage(ABC):
+    """Per-document lifecycle rows with the listings the API needs."""
+
+    @abstractmethod
+    async def get(self, doc_id: str) -> DocStatusRecord | None: ...
+
+    @abstractmethod
+    async def get_many(self, doc_ids: Sequence[str]) -> list[DocStatusRecord | None]: ...
+
+    @abstractmethod
+    async def upsert(self, records: Sequence[DocStatusRecord]) -> None:
+        """Insert or replace whole rows (each must carry ``id``, else ValueError)."""
+
+    @abstractmethod
+    async def delete(self, doc_ids: Sequence[str]) -> None: ...
+
+    @abstractmethod
+    async def by_status(self, statuses: Sequence[str]) -> list[DocStatusRecord]: ...
+
+    @abstractmethod
+    async def by_track_id(self, track_id: str) -> list[DocStatusRecord]: ...
+
+    @abstractmethod
+    async def by_file_path(self, file_path: str) -> list[DocStatusRecord]: ...
+
+    @abstractmethod
+    async def by_content_hash(self, content_hash: str) -> list[DocStatusRecord]: ...
+
+    @abstractmethod
+    async def status_counts(self) -> dict[str, int]:
+        """Counts per status value present (no zero entries, no "all")."""
+
+    @abstractmethod
+    async def page(
+        self,
+        *,
+        statuses: Sequence[str] | None,
+        page: int,
+        page_size: int,
+        sort_field: str,  # created_at | updated_at | id | file_path
+        sort_direction: str,  # asc | desc
+    ) -> DocPage:
+        """Page ``page`` (1-based) of the rows whose status is in ``statuses`` (None or
+        empty = all), ordered by ``sort_field`` then ``id``, both in ``sort_direction``;
+        ``total_count`` counts every matching row. Bad arguments raise ValueError."""
+
+    @abstractmethod
+    async def drop(self) -> None: ...
+
+
+# ------------------------------------------------------------------- fragments
+
+
+class EntityFragment(TypedDict, total=False):
+    """What one chunk's extraction said about one entity (immutable)."""
+
+    entity_name: str
+    chunk_id: str
+    entity_type: str
+    description: str
+    file_path: str
+    timestamp: int
+
+
+class RelationFragment(TypedDict, total=False):
+    """What one chunk's extraction said about one relation (pair sorted: src < tgt)."""
+
+    src_id: str
+    tgt_id: str
+    chunk_id: str
+    keywords: str
+    description: str
+    weight: float
+    file_path: str
+    timestamp: int
+
+
+class FragmentStorage(ABC):
+    """Immutable extraction results keyed (entity, chunk) and (pair, chunk).
+
+    Writing a chunk's fragments replaces that chunk's earlier fragments, so a
+    re-run extraction is idempotent. Merging reads all fragments of a key.
+    """
+
+    @abstractmethod
+    async def put_chunk_fragments(
+        self,
+        chunk_id: str,
+        entities: Sequence[EntityFragment],
+        relations: Sequence[RelationFragment],
+    ) -> None: ...
+
+    @abstractmethod
+    async def entity_fragments(self, names: Sequence[str]) -> dict[str, list[EntityFragment]]:
+        """All fragments per entity name; names without fragments map to []."""
+
+    @abstractmethod
+    async def relation_fragments(
+        self, pairs: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], list[RelationFragment]]:
+        """All fragments per sorted pair; pairs without fragments map to []."""
+
+    @abstractmethod
+    async def keys_for_chunks(
+        self, chunk_ids: Sequence[str]
+    ) -> tuple[set[str], set[tuple[str, str]]]:
+        """Entity names and sorted pairs that have a fragment from any of ``chunk_ids``."""
+
+    @abstractmethod
+    async def delete_chunks(self, chunk_ids: Sequence[str]) -> None:
+        """Delete every fragment written by these chunks."""
+
+    @abstractmethod
+    async def drop(self) -> None: ...
+
+
+# ---------------------------------------------------------------------- vectors
+
+
+class VectorHit(TypedDict, total=False):
+    id: str
+    score: float  # cosine similarity
+    # plus the stored metadata fields
+
+
+class VectorStorage(ABC):
+    """Cosine top-k over one namespace (entities, relationships, chunks)."""
+
+    namespace: str
+    dim: int
+
+    @abstractmethod
+    async def upsert(self, items: Sequence[dict[str, Any]], vectors: np.ndarray) -> None:
+        """Store ``items[i]`` (must carry ``id``; other keys are metadata) with ``vectors[i]``."""
+
+    @abstractmethod
+    async def query(
+        self,
+        vector: np.ndarray,
+        top_k: int,
+        *,
+        threshold: float = 0.0,
+        doc_id: str | None = None,
+    ) -> list[VectorHit]:
+        """Best ``top_k`` hits with cosine > threshold, best first (optionally one doc's only,
+        matching the ``full_doc_id`` metadata field)."""
+
+    @abstractmethod
+    async def get_by_ids(self, ids: Sequence[str]) -> list[dict[str, Any] | None]:
+        """Metadata (with ``id``) in the order of ``ids``."""
+
+    @abstractmethod
+    async def get_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]: ...
+
+    @abstractmethod
+    async def delete(self, ids: Sequence[str]) -> None: ...
+
+    @abstractmethod
+    async def count(self) -> int: ...
+
+    @abstractmethod
+    async def drop(self) -> None: ...
+
+
+# ------------------------------------------------------------------------ graph
+
+
+@dataclass
+class KnowledgeGraph:
+    """The ``/graphs`` answer: nodes and edges in the contract's wire shape."""
+
+    nodes: list[dict[str, Any]] = field(default_factory=list)
+    edges: list[dict[str, Any]] = field(default_factory=list)
+    is_truncated: bool = False
+
+
+class GraphStorage(ABC):
+    """An undirected property graph: node id = entity name; edges keyed by sorted pair.
+
+    Node properties: entity_id, entity_type, description, source_id, file_path,
+    created_at (int unix seconds), plus anything else (scalars only). Edge
+    properties: weight (float), description, keywords, source_id, file_path, created_at.
+    """
+
+    @abstractmethod
+    async def has_node(self, name: str) -> bool: ...
+
+    @abstractmethod
+    async def get_nodes(self, names: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Properties of the nodes that exist (absent names are left out)."""
+
+    @abstractmethod
+    async def get_edges(
+        self, pairs: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], dict[str, Any]]:
+        """Properties per pair as given (either orientation finds the edge); absent pairs left out."""
+
+    @abstractmethod
+    async def node_degrees(self, names: Sequence[str]) -> dict[str, int]:
+        """Degree per name; 0 for absent nodes."""
+
+    @abstractmethod
+    async def node_edges(self, names: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
+        """Edges (name, neighbour) per node; [] for absent nodes."""
+
+    @abstractmethod
+    async def upsert_nodes(self, nodes: dict[str, dict[str, Any]]) -> None:
+        """Create or replace nodes (properties replaced whole)."""
+
+    @abstractmethod
+    async def upsert_edges(self, edges: dict[tuple[str, str], dict[str, Any]]) -> None:
+        """Create or replace edges; both endpoints must exist."""
+
+    @abstractmethod
+    async def delete_nodes(self, names: Sequence[str]) -> None:
+        """Delete nodes and their edges."""
+
+    @abstractmethod
+    async def delete_edges(self, pairs: Sequence[tuple[str, str]]) -> None: ...
+
+    @abstractmethod
+    async def all_labels(self) -> list[str]:
+        """Every node name, sorted."""
+
+    @abstractmethod
+    async def popular_labels(self, limit: int) -> list[str]:
+        """Names by degree descending, then name ascending."""
+
+    @abstractmethod
+    async def search_labels(self, query: str, limit: int) -> list[str]:
+        """Case-insensitive substring matches, scored as in the contract (§13)."""
+
+    @abstractmethod
+    async def subgraph(self, label: str, max_depth: int, max_nodes: int) -> KnowledgeGraph:
+        """BFS from ``label`` (``*`` = whole graph ranked by degree), contract §13."""
+
+    @abstractmethod
+    async def counts(self) -> tuple[int, int]:
+        """(number of nodes, number of edges)."""
+
+    @abstractmethod
+    async def drop(self) -> None: ...
+
+
+# --------------------------------------------------------------------- factory
+
+
+class StorageFactory(ABC):
+    """Opens the stores of one workspace; one instance per workspace per process."""
+
+    workspace: str
+
+    @abstractmethod
+    def kv(self, namespace: str) -> KVStorage: ...
+
+    @abstractmethod
+    def doc_status(self) -> DocStatusStorage: ...
+
+    @abstractmethod
+    def fragments(self) -> FragmentStorage: ...
+
+    @abstractmethod
+    def vectors(self, namespace: str, dim: int) -> VectorStorage: ...
+
+    @abstractmethod
+    def graph(self) -> GraphStorage: ...
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Release files, connections and threads; closing twice is harmless."""
+
+
+def sorted_pair(a: str, b: str) -> tuple[str, str]:
+    """The canonical (undirected) key of an edge."""
+    return (a, b) if a <= b else (b, a)

@@ -1,0 +1,98 @@
+"""The named stores of one workspace (contract §9.1), opened from a StorageFactory."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, fields
+
+from lambdarag.storage.base import (
+    DocStatusStorage,
+    FragmentStorage,
+    GraphStorage,
+    KVStorage,
+    StorageFactory,
+    VectorStorage,
+)
+
+KV_NAMESPACES = (
+    "full_docs",
+    "text_chunks",
+    "llm_response_cache",
+    "full_entities",
+    "full_relations",
+    "entity_chunks",
+    "relation_chunks",
+)
+
+
+@dataclass
+class Stores:
+    full_docs: KVStorage
+    text_chunks: KVStorage
+    llm_response_cache: KVStorage
+    full_entities: KVStorage
+    full_relations: KVStorage
+    entity_chunks: KVStorage
+    relation_chunks: KVStorage
+    doc_status: DocStatusStorage
+    fragments: FragmentStorage
+    entities_vdb: VectorStorage
+    relationships_vdb: VectorStorage
+    chunks_vdb: VectorStorage
+    graph: GraphStorage
+
+    @classmethod
+    def open(cls, factory: StorageFactory, dim: int) -> Stores:
+        return cls(
+            **{ns: factory.kv(ns) for ns in KV_NAMESPACES},
+            doc_status=factory.doc_status(),
+            fragments=factory.fragments(),
+            entities_vdb=factory.vectors("entities", dim),
+            relationships_vdb=factory.vectors("relationships", dim),
+            chunks_vdb=factory.vectors("chunks", dim),
+            graph=factory.graph(),
+        )
+
+    async def drop_documents(self) -> list[str]:
+        """Drop everything but the LLM cache (``DELETE /documents``); returns failed store names."""
+        failed = []
+        for f in fields(self):
+            if f.name == "llm_response_cache":
+                continue
+            try:
+                await getattr(self, f.name).drop()
+            except Exception:  # noqa: BLE001 - reported per store, the others still drop
+                failed.append(f.name)
+        return failed
+
+
+class KeyedLocks:
+    """In-process locks per key; several keys are taken in sorted order (no deadlock)."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._users: dict[str, int] = defaultdict(int)
+
+    @asynccontextmanager
+    async def hold(self, keys: Iterable[str]) -> AsyncIterator[None]:
+        ordered = sorted(set(keys))
+        waiting: list[str] = []
+        acquired: list[str] = []
+        try:
+            for key in ordered:
+                self._users[key] += 1
+                waiting.append(key)
+                await self._locks[key].acquire()
+                acquired.append(key)
+            yield
+        finally:
+            for key in reversed(acquired):
+                self._locks[key].release()
+            for key in waiting:
+                self._users[key] -= 1
+                if not self._users[key]:
+                    del self._users[key]
+                    self._locks.pop(key, None)
