@@ -1,0 +1,143 @@
+"""The HTTP side every httpx-based binding shares: one client, one limit, one retry policy."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+
+from lambdarag.llm.base import (
+    EmbeddingConfig,
+    LLMConfig,
+    LLMConfigError,
+    LLMResponseError,
+    LLMUnavailableError,
+)
+from lambdarag.llm.retry import Backoff, Target, check_response, transport_error, trim, with_retries
+
+
+def bearer(api_key: str | None) -> dict[str, str]:
+    """The ``Authorization`` header for ``api_key``, or none when there is no key."""
+    return {"Authorization": f"Bearer {api_key}"} if api_key else {}
+
+
+class HttpClient:
+    """One ``httpx.AsyncClient`` with the binding's concurrency limit and retry policy.
+
+    Parameters
+    ----------
+    target:
+        The endpoint, named for error messages.
+    max_async:
+        Requests in flight at once; a stream holds its slot until it ends.
+    max_retries:
+        Retries of a transient failure (429, 5xx, connection errors, timeouts).
+    backoff:
+        Wait policy between retries.
+    headers:
+        Headers sent with every request (authentication).
+
+    Examples
+    --------
+    >>> http = HttpClient(target, max_async=4, max_retries=5, backoff=Backoff())
+    >>> data = await http.post_json("http://localhost:11434/api/chat", body)
+    """
+
+    def __init__(
+        self,
+        target: Target,
+        *,
+        max_async: int,
+        max_retries: int,
+        backoff: Backoff,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.target = target
+        self._limit = asyncio.Semaphore(max_async)
+        self._max_retries = max_retries
+        self._backoff = backoff
+        self._client = httpx.AsyncClient(timeout=target.timeout, headers=headers)
+
+    @classmethod
+    def for_config(
+        cls,
+        config: LLMConfig | EmbeddingConfig,
+        backoff: Backoff | None,
+        headers: dict[str, str] | None = None,
+    ) -> HttpClient:
+        """The client a binding needs: its host, timeout, MAX_ASYNC and retry budget."""
+        return cls(
+            Target.of(config),
+            max_async=config.max_async,
+            max_retries=config.max_retries,
+            backoff=backoff or Backoff(),
+            headers=headers,
+        )
+
+    async def post(self, url: str, body: dict[str, Any]) -> httpx.Response:
+        """POST ``body`` as JSON and return the successful, fully read response."""
+
+        async def attempt() -> httpx.Response:
+            async with self._limit:
+                return await self._send(url, body, stream=False)
+
+        return await self._retrying(attempt)
+
+    async def post_json(self, url: str, body: dict[str, Any]) -> Any:
+        """POST ``body`` as JSON and return the decoded JSON answer."""
+        response = await self.post(url, body)
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise LLMResponseError(
+                f"{self.target.where} answered with invalid JSON: {trim(response.text)}"
+            ) from exc
+
+    @asynccontextmanager
+    async def stream(self, url: str, body: dict[str, Any]) -> AsyncIterator[httpx.Response]:
+        """POST ``body`` and yield the open response; retries happen before the first byte."""
+        async with self._limit:
+            response = await self._retrying(lambda: self._send(url, body, stream=True))
+            try:
+                yield response
+            except httpx.TransportError as exc:
+                failure = transport_error(exc, self.target)
+                raise LLMUnavailableError(
+                    f"{self.target.where} {failure.problem} while streaming; {failure.hint}"
+                ) from exc
+            finally:
+                await response.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def _retrying(self, attempt: Callable[[], Awaitable[httpx.Response]]) -> httpx.Response:
+        return await with_retries(
+            attempt, target=self.target, max_retries=self._max_retries, backoff=self._backoff
+        )
+
+    async def _send(self, url: str, body: dict[str, Any], *, stream: bool) -> httpx.Response:
+        try:
+            request = self._client.build_request("POST", url, json=body)
+            response = await self._client.send(request, stream=stream)
+            if stream and response.status_code >= 400:
+                await _read_and_close(response)  # check_response needs the error text
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+            raise LLMConfigError(
+                f"{self.target.label} host {self.target.host!r} ({self.target.host_setting}) "
+                "is not a valid URL; write it with http:// or https://"
+            ) from exc
+        except httpx.TransportError as exc:
+            raise transport_error(exc, self.target) from exc
+        check_response(response, self.target)
+        return response
+
+
+async def _read_and_close(response: httpx.Response) -> None:
+    try:
+        await response.aread()
+    finally:
+        await response.aclose()

@@ -1,0 +1,3 @@
+"""Shared pytest plugins: the fake LLM server fixtures."""
+
+pytest_plugins = ["tests.fakes.fixtures"]

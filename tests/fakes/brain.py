@@ -1,0 +1,310 @@
+"""Deterministic answers of the fake LLM server, chosen from the prompt the engine sent.
+
+Pure functions only: the server turns a request into ``(system, messages)`` and calls
+:func:`respond` or :func:`embed`. Which answer comes back depends on the section headings
+of ``lambdarag.prompts`` (``---Input Text---``, ``---Descriptions---``, ...), so a test
+that indexes a small text gets a small, predictable graph.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from lambdarag.prompts import COMPLETION_DELIMITER, TUPLE_DELIMITER
+
+STOPWORDS = frozenset(
+    "The A An In On At It He She They This That These Those When While After Before And But "
+    "Of For With By From To As Its Their His Her We Our I You If Then There Here Both Each "
+    "Also".split()
+)
+ORGANIZATION_SUFFIXES = (
+    "Corp",
+    "Inc",
+    "Ltd",
+    "Labs",
+    "University",
+    "Institute",
+    "Company",
+    "Agency",
+)
+LOCATION_SUFFIXES = ("City", "River", "Valley", "Island", "Mountains")
+GREETINGS = frozenset({"hi", "hello", "hey", "there", "thanks"})
+QUESTION_WORDS = frozenset(
+    "How What Who Whom Whose Where Why Which Does Do Is Are Can Tell".split()
+)
+
+_CAPITALISED_RUN = re.compile(r"[A-Z][\w\-]*(?:\s+[A-Z][\w\-]*)*")
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\n+")
+_ACRONYM = re.compile(r"\b[A-Z]{2,6}\b")
+_HEADING = re.compile(r"^---.*---$", re.MULTILINE)
+_FENCED = re.compile(r"```[^\n]*\n(.*?)```", re.DOTALL)
+_SUMMARY_NAME = re.compile(r'descriptions of the [^"]*"(.+?)"(?=[,.\s])', re.DOTALL)
+_REFERENCE_LINE = re.compile(r"^\[\d+\]")
+_SUMMARY_LIMIT = 800
+
+
+@dataclass(frozen=True)
+class Mention:
+    """One entity occurrence in a sentence, with its character span."""
+
+    name: str
+    type: str
+    start: int
+    end: int
+
+
+@dataclass
+class Entity:
+    name: str
+    type: str
+    sentences: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Relation:
+    source: str
+    target: str
+    keywords: str
+    description: str
+
+
+# --- dispatch -----------------------------------------------------------------------
+
+
+def respond(system: str | None, messages: Sequence[dict[str, str]]) -> str:
+    """The answer to a chat request: extraction, gleaning, summary, keywords, RAG answer or echo."""
+    last_user = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+    everything = "\n".join([system or "", *(m["content"] for m in messages)])
+    if "---Task: continue extraction---" in last_user:
+        return glean(_input_text(everything))
+    if "---Input Text---" in last_user:
+        return extract(_input_text(last_user))
+    if system and "---Context---" in system:
+        return answer(system)
+    if "---Descriptions---" in everything:
+        return summarize(everything)
+    if "high_level_keywords" in everything:
+        return keywords(section(everything, "---Query---"))
+    return ("[system] " if system else "") + "Echo: " + last_user
+
+
+def split_deltas(text: str, words_per_delta: int = 5) -> list[str]:
+    """Cut ``text`` into stream deltas of a few words each; ``"".join`` gives ``text`` back."""
+    words = re.split(r"(?<=\s)(?=\S)", text)
+    return [
+        "".join(words[i : i + words_per_delta]) for i in range(0, len(words), words_per_delta)
+    ] or [text]
+
+
+def section(prompt: str, heading: str) -> str:
+    """The text between ``heading`` and the next ``---...---`` heading (or the end)."""
+    start = prompt.find(heading)
+    if start < 0:
+        return ""
+    body = prompt[start + len(heading) :]
+    following = _HEADING.search(body)
+    return (body[: following.start()] if following else body).strip()
+
+
+def _input_text(prompt: str) -> str:
+    start = prompt.find("---Input Text---")
+    fenced = _FENCED.search(prompt, start) if start >= 0 else None
+    return fenced.group(1).strip() if fenced else ""
+
+
+# --- extraction and gleaning --------------------------------------------------------
+
+
+def sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE_BREAK.split(text) if s.strip()]
+
+
+def mentions(sentence: str) -> list[Mention]:
+    """Capitalised runs of ``sentence`` minus leading stopwords; lone acronyms are left to gleaning."""
+    found = []
+    for match in _CAPITALISED_RUN.finditer(sentence):
+        words = match.group(0).split()
+        dropped = []
+        while words and words[0] in STOPWORDS:
+            dropped.append(words.pop(0))
+        name = " ".join(words)
+        if len(name) < 2 or (len(words) == 1 and _ACRONYM.fullmatch(name)):
+            continue
+        start = match.start() + match.group(0).index(words[0])
+        after_place_word = bool(dropped) and dropped[-1] in ("In", "At")
+        after_place_word = after_place_word or sentence[:start].lower().endswith(("in ", "at "))
+        kind = _entity_type(name, after_place_word)
+        found.append(Mention(name, kind, start, match.end()))
+    return found
+
+
+def _entity_type(name: str, preceded_by_place_word: bool) -> str:
+    if name.endswith(ORGANIZATION_SUFFIXES):
+        return "organization"
+    if name.endswith(LOCATION_SUFFIXES) or preceded_by_place_word:
+        return "location"
+    return "person"
+
+
+def find_graph(text: str) -> tuple[list[Entity], list[Relation]]:
+    """Entities in order of first appearance, and one relation per consecutive pair in a sentence."""
+    entities: dict[str, Entity] = {}
+    relations: dict[frozenset[str], Relation] = {}
+    for sentence in sentences(text):
+        unique: list[Mention] = []
+        for mention in mentions(sentence):
+            entity = entities.setdefault(mention.name, Entity(mention.name, mention.type))
+            if sentence not in entity.sentences:
+                entity.sentences.append(sentence)
+            if all(m.name != mention.name for m in unique):
+                unique.append(mention)
+        for first, second in zip(unique, unique[1:], strict=False):
+            between = re.findall(r"\b[a-z]{4,}\b", sentence[first.end : second.start])
+            keywords = ", ".join(list(dict.fromkeys(between))[:3]) or "related"
+            relations.setdefault(
+                frozenset((first.name, second.name)),
+                Relation(first.name, second.name, keywords, sentence),
+            )
+    return list(entities.values()), list(relations.values())
+
+
+def extract(text: str) -> str:
+    """Extraction records for ``text`` in the format of ``prompts.ENTITY_EXTRACTION_SYSTEM``."""
+    entities, relations = find_graph(text)
+    lines = [
+        _record("entity", e.name, e.type, f"{e.name} is mentioned: {' '.join(e.sentences[:2])}")
+        for e in entities
+    ]
+    lines += [_record("relation", r.source, r.target, r.keywords, r.description) for r in relations]
+    return "\n".join([*lines, COMPLETION_DELIMITER])
+
+
+def glean(text: str) -> str:
+    """Second-pass records: the acronyms (``NASA``) the first pass skipped."""
+    known = {entity.name for entity in find_graph(text)[0]}
+    lines = []
+    for sentence in sentences(text):
+        for acronym in _ACRONYM.findall(sentence):
+            if acronym not in known:
+                known.add(acronym)
+                description = f"{acronym} is an acronym in: {sentence}"
+                lines.append(_record("entity", acronym, "organization", description))
+    return "\n".join([*lines, COMPLETION_DELIMITER])
+
+
+def _record(*fields: str) -> str:
+    return TUPLE_DELIMITER.join(fields)
+
+
+# --- summary, keywords, answer --------------------------------------------------------
+
+
+def summarize(prompt: str) -> str:
+    """``"<name> (summary): "`` plus the first sentence of each distinct description."""
+    name_match = _SUMMARY_NAME.search(prompt)
+    name = name_match.group(1) if name_match else "unknown"
+    firsts = [
+        _first_sentence(_description(line))
+        for line in section(prompt, "---Descriptions---").splitlines()
+    ]
+    summary = f"{name} (summary): " + " ".join(dict.fromkeys(f for f in firsts if f))
+    return summary[:_SUMMARY_LIMIT]
+
+
+def _description(line: str) -> str:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError:
+        return line.strip()
+    if isinstance(record, dict):
+        return str(record.get("Description") or record.get("description") or "")
+    return str(record)
+
+
+def _first_sentence(text: str) -> str:
+    return re.split(r"(?<=[.!?])\s+", text.strip(), maxsplit=1)[0]
+
+
+def keywords(query: str) -> str:
+    """The keywords JSON: long words as high level, capitalised names as low level."""
+    words = re.findall(r"[A-Za-z]+", query)
+    if not words or all(word.lower() in GREETINGS for word in words):
+        return json.dumps({"high_level_keywords": [], "low_level_keywords": []})
+    lowered_stopwords = {w.lower() for w in STOPWORDS}
+    high = [w.lower() for w in words if len(w) >= 6 and w.lower() not in lowered_stopwords]
+    low = [m.name for s in sentences(query) for m in mentions(s) if m.name not in QUESTION_WORDS]
+    return json.dumps(
+        {
+            "high_level_keywords": list(dict.fromkeys(high))[:5],
+            "low_level_keywords": list(dict.fromkeys(low))[:5],
+        }
+    )
+
+
+def answer(system: str) -> str:
+    """A RAG answer listing what the context held, ending with its reference list."""
+    context = system[system.find("---Context---") :]
+    entity_names = [record["entity"] for record in _json_lines(context) if "entity" in record]
+    chunk_count = len(_json_lines(_between(context, "Document Chunks", "Reference Document List")))
+    references = [
+        line.strip()
+        for line in _between(context, "Reference Document List", None).splitlines()
+        if _REFERENCE_LINE.match(line.strip())
+    ]
+    text = f"Answer from context. Entities: {', '.join(entity_names[:10])}. Chunks: {chunk_count}."
+    instructions = section(system, "---Additional Instructions---")
+    if instructions and instructions.lower() != "n/a":
+        text += f"\nInstructions: {instructions}"
+    return text + "\n\n### References\n" + ("\n".join(references) or "(none)")
+
+
+def _between(text: str, start_line: str, end_line: str | None) -> str:
+    """Lines from the one starting with ``start_line`` up to the one starting with ``end_line``."""
+    start = re.search(rf"^{re.escape(start_line)}", text, re.MULTILINE)
+    if start is None:
+        return ""
+    end = (
+        re.search(rf"^{re.escape(end_line)}", text[start.end() :], re.MULTILINE)
+        if end_line
+        else None
+    )
+    return text[start.start() : start.end() + end.start()] if end else text[start.start() :]
+
+
+def _json_lines(text: str) -> list[dict[str, object]]:
+    records = []
+    for line in text.splitlines():
+        if line.strip().startswith("{"):
+            try:
+                record = json.loads(line.strip().rstrip(","))
+            except json.JSONDecodeError:
+                continue
+            if isinstance(record, dict):
+                records.append(record)
+    return records
+
+
+# --- embeddings -----------------------------------------------------------------------
+
+
+def embed(text: str, dim: int) -> list[float]:
+    """A hashed bag of words (plus lowercased multi-word names), L2-normalised.
+
+    Texts that share words get similar vectors; the empty text gets a fixed unit vector.
+    """
+    vector = [0.0] * dim
+    tokens = re.findall(r"\w+", text.lower())
+    tokens += [m.name.lower() for s in sentences(text) for m in mentions(s) if " " in m.name]
+    for token in tokens:
+        digest = int(hashlib.md5(token.encode()).hexdigest(), 16)
+        vector[digest % dim] += 1.0
+        vector[(digest // dim) % dim] += 0.5
+    norm = math.sqrt(sum(v * v for v in vector))
+    if norm == 0:
+        return [1.0] + [0.0] * (dim - 1)
+    return [v / norm for v in vector]

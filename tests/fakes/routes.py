@@ -1,0 +1,290 @@
+"""Wire protocols of the fake LLM server: OpenAI, Azure OpenAI, Ollama and lollms.
+
+Every route first calls :func:`admit`, which records the request, applies an injected
+fault, checks the API key and waits ``fake.delay``; the answer text comes from the brain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse, StreamingResponse
+
+from lambdarag.tokenizer import count_tokens
+from tests.fakes import brain
+
+router = APIRouter()
+
+MODELS = ("fake-llm", "fake-embed")
+_LOLLMS_TURN = re.compile(r"^!@>(\w+):[ \t]*\n?", re.MULTILINE)
+
+
+class FakeHTTPError(Exception):
+    """An error answer: ``{"error": {"message": ...}}`` with ``status`` and ``headers``."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+
+async def admit(request: Request, *, azure: bool = False) -> Any:
+    """Record the request, then fail it, reject it or delay it as the test asked."""
+    fake = request.app.state.fake
+    raw = await request.body()
+    body = json.loads(raw) if raw else None
+    fault = fake.record(request.url.path, body)
+    if fault is not None:
+        headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+        raise FakeHTTPError(fault.status, f"injected failure (HTTP {fault.status})", headers)
+    if azure:
+        _check_azure(request)
+    if fake.api_key is not None and fake.api_key not in _presented_keys(request):
+        raise FakeHTTPError(401, "Incorrect API key provided")
+    await _pause(request, fake.delay)
+    return body
+
+
+async def _pause(request: Request, seconds: float) -> None:
+    """Wait ``seconds``, giving up early when the client hangs up (as after its timeout)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while (left := deadline - loop.time()) > 0:
+        if await request.is_disconnected():
+            raise FakeHTTPError(499, "client closed the request")
+        await asyncio.sleep(min(left, 0.01))
+
+
+def _check_azure(request: Request) -> None:
+    if "api-key" not in request.headers:
+        raise FakeHTTPError(401, "Access denied due to missing subscription key")
+    if "api-version" not in request.query_params:
+        raise FakeHTTPError(400, "api-version query parameter is required")
+
+
+def _presented_keys(request: Request) -> set[str]:
+    keys = {request.headers.get("api-key", "")}
+    authorization = request.headers.get("authorization", "")
+    if authorization.lower().startswith("bearer "):
+        keys.add(authorization[len("bearer ") :])
+    return keys - {""}
+
+
+def split_system(messages: Iterable[dict[str, str]]) -> tuple[str | None, list[dict[str, str]]]:
+    """The system prompt (joined system messages) and the other messages."""
+    messages = list(messages)
+    systems = [m["content"] for m in messages if m["role"] == "system"]
+    return ("\n\n".join(systems) or None), [m for m in messages if m["role"] != "system"]
+
+
+def parse_lollms_prompt(prompt: str) -> tuple[str | None, list[dict[str, str]]]:
+    """Undo ``lambdarag.llm.lollms.build_prompt``: ``!@>role:`` headers back into messages."""
+    parts = _LOLLMS_TURN.split(prompt)
+    if len(parts) == 1:
+        return None, [{"role": "user", "content": prompt}]
+    turns = [
+        {"role": role, "content": content.removesuffix("\n")}
+        for role, content in zip(parts[1::2], parts[2::2], strict=True)
+    ]
+    if turns[-1]["role"] == "assistant" and not turns[-1]["content"].strip():
+        turns.pop()
+    return split_system(turns)
+
+
+def usage(prompt_texts: Iterable[str], completion: str) -> dict[str, int]:
+    prompt_tokens = sum(count_tokens(text) for text in prompt_texts)
+    completion_tokens = count_tokens(completion)
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
+
+
+def _embedding_inputs(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _dim(request: Request, body: dict[str, Any]) -> int:
+    return int(body.get("dimensions") or request.app.state.fake.dim)
+
+
+# --- OpenAI and Azure OpenAI -----------------------------------------------------------
+
+
+@router.get("/v1/models")
+async def openai_models(request: Request) -> dict[str, Any]:
+    await admit(request)
+    return {
+        "object": "list",
+        "data": [{"id": m, "object": "model", "owned_by": "fake"} for m in MODELS],
+    }
+
+
+@router.post("/v1/chat/completions")
+async def openai_chat(request: Request) -> Any:
+    return _openai_chat(await admit(request))
+
+
+@router.post("/openai/deployments/{deployment}/chat/completions")
+async def azure_chat(request: Request, deployment: str) -> Any:
+    return _openai_chat({"model": deployment, **await admit(request, azure=True)})
+
+
+@router.post("/v1/embeddings")
+async def openai_embeddings(request: Request) -> dict[str, Any]:
+    return _openai_embeddings(request, await admit(request))
+
+
+@router.post("/openai/deployments/{deployment}/embeddings")
+async def azure_embeddings(request: Request, deployment: str) -> dict[str, Any]:
+    return _openai_embeddings(request, {"model": deployment, **await admit(request, azure=True)})
+
+
+def _openai_chat(body: dict[str, Any]) -> Any:
+    system, messages = split_system(body.get("messages", []))
+    text = brain.respond(system, messages)
+    model = body.get("model", MODELS[0])
+    if body.get("stream"):
+        return StreamingResponse(_openai_sse(text, model), media_type="text/event-stream")
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+        ],
+        "usage": usage((m["content"] for m in body.get("messages", [])), text),
+    }
+
+
+async def _openai_sse(text: str, model: str) -> AsyncIterator[str]:
+    def chunk(delta: dict[str, str], finish_reason: str | None) -> str:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish_reason}
+        payload = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": model}
+        return f"data: {json.dumps({**payload, 'choices': [choice]})}\n\n"
+
+    yield chunk({"role": "assistant", "content": ""}, None)
+    for delta in brain.split_deltas(text):
+        yield chunk({"content": delta}, None)
+    yield chunk({}, "stop")
+    yield "data: [DONE]\n\n"
+
+
+def _openai_embeddings(request: Request, body: dict[str, Any]) -> dict[str, Any]:
+    texts = _embedding_inputs(body.get("input", []))
+    dim = _dim(request, body)
+    return {
+        "object": "list",
+        "model": body.get("model", MODELS[1]),
+        "data": [
+            {"object": "embedding", "index": i, "embedding": brain.embed(text, dim)}
+            for i, text in enumerate(texts)
+        ],
+        "usage": usage(texts, ""),
+    }
+
+
+# --- Ollama ----------------------------------------------------------------------------
+
+
+@router.get("/api/tags")
+async def ollama_tags(request: Request) -> dict[str, Any]:
+    await admit(request)
+    return {"models": [{"name": f"{m}:latest", "model": f"{m}:latest", "size": 0} for m in MODELS]}
+
+
+@router.post("/api/chat")
+async def ollama_chat(request: Request) -> Any:
+    body = await admit(request)
+    system, messages = split_system(body.get("messages", []))
+    text = brain.respond(system, messages)
+    prompts = [m["content"] for m in body.get("messages", [])]
+    return _ollama_answer(body, text, prompts, lambda delta: {"message": _assistant(delta)})
+
+
+@router.post("/api/generate")
+async def ollama_generate(request: Request) -> Any:
+    body = await admit(request)
+    prompt = body.get("prompt", "")
+    text = brain.respond(body.get("system"), [{"role": "user", "content": prompt}])
+    return _ollama_answer(body, text, [prompt], lambda delta: {"response": delta})
+
+
+def _assistant(content: str) -> dict[str, str]:
+    return {"role": "assistant", "content": content}
+
+
+def _ollama_answer(
+    body: dict[str, Any], text: str, prompts: list[str], shape: Callable[[str], dict[str, Any]]
+) -> Any:
+    """Ollama's reply: NDJSON deltas when streaming (the default), else one object."""
+    model = body.get("model", MODELS[0])
+    counts = usage(prompts, text)
+    final = {
+        "model": model,
+        "created_at": "2024-01-01T00:00:00Z",
+        "done": True,
+        "done_reason": "stop",
+        "prompt_eval_count": counts["prompt_tokens"],
+        "eval_count": counts["completion_tokens"],
+    }
+    if not body.get("stream", True):
+        return {**final, **shape(text)}
+
+    async def lines() -> AsyncIterator[str]:
+        for delta in brain.split_deltas(text):
+            head = {"model": model, "created_at": final["created_at"], "done": False}
+            yield json.dumps({**head, **shape(delta)}) + "\n"
+        yield json.dumps({**final, **shape("")}) + "\n"
+
+    return StreamingResponse(lines(), media_type="application/x-ndjson")
+
+
+@router.post("/api/embed")
+async def ollama_embed(request: Request) -> dict[str, Any]:
+    body = await admit(request)
+    texts = _embedding_inputs(body.get("input", []))
+    dim = _dim(request, body)
+    return {
+        "model": body.get("model", MODELS[1]),
+        "embeddings": [brain.embed(text, dim) for text in texts],
+        "prompt_eval_count": usage(texts, "")["prompt_tokens"],
+    }
+
+
+@router.post("/api/embeddings")
+async def ollama_legacy_embeddings(request: Request) -> dict[str, Any]:
+    body = await admit(request)
+    return {"embedding": brain.embed(body.get("prompt", ""), request.app.state.fake.dim)}
+
+
+# --- lollms ----------------------------------------------------------------------------
+
+
+@router.post("/lollms_generate")
+async def lollms_generate(request: Request) -> Any:
+    body = await admit(request)
+    text = brain.respond(*parse_lollms_prompt(body.get("prompt", "")))
+    if not body.get("stream"):
+        return PlainTextResponse(text)
+
+    async def chunks() -> AsyncIterator[str]:
+        for delta in brain.split_deltas(text):
+            yield delta
+
+    return StreamingResponse(chunks(), media_type="text/plain")
+
+
+@router.post("/lollms_embed")
+async def lollms_embed(request: Request) -> dict[str, Any]:
+    body = await admit(request)
+    return {"vector": brain.embed(body.get("text", ""), request.app.state.fake.dim)}
