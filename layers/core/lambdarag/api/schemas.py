@@ -147,15 +147,13 @@ class QueryRequest(BaseModel):
         )
 
 
-class ReferenceItem(BaseModel):
-    reference_id: str
-    file_path: str
-    content: list[str] | None = None
-
-
 class QueryResponse(BaseModel):
     response: str
-    references: list[ReferenceItem] | None = None
+    references: list[dict[str, Any]] | None = Field(
+        None,
+        description="Cited files: {reference_id, file_path} and, with include_chunk_content, content.",
+        examples=[[{"reference_id": "1", "file_path": "report.pdf"}]],
+    )
     response_time: float | None = None
     llm_generated: bool = True
 
