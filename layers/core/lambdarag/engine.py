@@ -25,6 +25,7 @@ from lambdarag.utils import sanitise_workspace
 from lambdarag.workspace import IndexingOptions, QueryOptions, Workspace
 
 StorageMaker = Callable[[str], StorageFactory]
+WorkspaceLister = Callable[[], list[str]]
 
 
 def indexing_options(settings: Settings) -> IndexingOptions:
@@ -74,10 +75,13 @@ def query_options(settings: Settings) -> QueryOptions:
     )
 
 
-def embedded_storage(settings: Settings) -> StorageMaker:
-    from lambdarag.storage.embedded import EmbeddedStorageFactory
+def embedded_storage(settings: Settings) -> tuple[StorageMaker, WorkspaceLister]:
+    from lambdarag.storage.embedded import EmbeddedStorageFactory, stored_workspaces
 
-    return lambda workspace: EmbeddedStorageFactory(settings.working_dir, workspace)
+    return (
+        lambda workspace: EmbeddedStorageFactory(settings.working_dir, workspace),
+        lambda: stored_workspaces(settings.working_dir),
+    )
 
 
 class Engine:
@@ -90,11 +94,15 @@ class Engine:
         llm: LLMBinding | None = None,
         embedder: EmbeddingBinding | None = None,
         storage: StorageMaker | None = None,
+        workspaces: WorkspaceLister | None = None,
     ) -> None:
         self.settings = settings
         self.llm = llm or create_llm(settings.llm_config())
         self.embedder = embedder or create_embedding(settings.embedding_config())
-        self._storage = storage or embedded_storage(settings)
+        if storage is None:
+            storage, workspaces = embedded_storage(settings)
+        self._storage = storage
+        self._stored_workspaces = workspaces or (lambda: [])
         self._indexing = indexing_options(settings)
         self._query = query_options(settings)
         self._workspaces: dict[str, Workspace] = {}
@@ -130,9 +138,10 @@ class Engine:
             ws.indexing = self._indexing
 
     async def start(self) -> int:
-        """Start the runner and resume unfinished documents of the default workspace."""
+        """Start the runner and resume the unfinished documents of every stored workspace."""
         self.runner.start()
-        return await self.runner.resume(self.settings.workspace)
+        names = dict.fromkeys([self.settings.workspace, *self._stored_workspaces()])
+        return sum([await self.runner.resume(name) for name in names])
 
     async def aclose(self) -> None:
         await self.runner.stop()

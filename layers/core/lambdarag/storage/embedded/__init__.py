@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from lambdarag.storage.embedded.factory import EmbeddedStorageFactory
+from lambdarag.storage.embedded.factory import EmbeddedStorageFactory, stored_workspaces
 
-__all__ = ["EmbeddedStorageFactory"]
+__all__ = ["EmbeddedStorageFactory", "stored_workspaces"]

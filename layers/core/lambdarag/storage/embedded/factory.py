@@ -85,3 +85,15 @@ class EmbeddedStorageFactory(StorageFactory):
     async def close(self) -> None:
         await self._db.close()
         logger.debug("closed workspace %r at %s", self.workspace, self.path)
+
+
+def stored_workspaces(working_dir: str | Path) -> list[str]:
+    """Workspaces that have a database under ``working_dir`` ("" for the root one)."""
+    root = Path(working_dir)
+    found = [""] if (root / DB_FILENAME).exists() else []
+    if root.is_dir():
+        found += sorted(
+            p.name for p in root.iterdir()
+            if (p / DB_FILENAME).exists() and _WORKSPACE_PATTERN.fullmatch(p.name)
+        )
+    return found
