@@ -60,6 +60,8 @@ class FakeLLMServer:
     ----------
     delay:
         Seconds to wait before answering each request.
+    chat_delay:
+        Extra seconds for chat/generate requests only (a slow LLM, fast embeddings).
     """
 
     def __init__(
@@ -74,6 +76,7 @@ class FakeLLMServer:
         self.dim = dim
         self.api_key = api_key
         self.delay = 0.0
+        self.chat_delay = 0.0
         self.host = host
         self.port = port
         self._lock = threading.Lock()
@@ -101,6 +104,7 @@ class FakeLLMServer:
             self._requests.clear()
             self._max_concurrent = self._in_flight
             self.delay = 0.0
+            self.chat_delay = 0.0
             self.dim, self.api_key = self._defaults
 
     @property

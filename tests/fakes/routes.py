@@ -48,7 +48,8 @@ async def admit(request: Request, *, azure: bool = False) -> Any:
         _check_azure(request)
     if fake.api_key is not None and fake.api_key not in _presented_keys(request):
         raise FakeHTTPError(401, "Incorrect API key provided")
-    await _pause(request, fake.delay)
+    is_embedding = "embed" in request.url.path
+    await _pause(request, fake.delay + (0.0 if is_embedding else fake.chat_delay))
     return body
 
 

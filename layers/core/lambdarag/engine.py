@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import replace
 
 from lambdarag.config import Settings
 from lambdarag.indexing.extract import ExtractionOptions
@@ -130,12 +129,6 @@ class Engine:
                     query=self._query,
                 )
         return self._workspaces[key]
-
-    def with_options(self, **indexing: object) -> None:
-        """Adjust indexing options (tests and benchmarks)."""
-        self._indexing = replace(self._indexing, **indexing)  # type: ignore[arg-type]
-        for ws in self._workspaces.values():
-            ws.indexing = self._indexing
 
     async def start(self) -> int:
         """Start the runner and resume the unfinished documents of every stored workspace."""

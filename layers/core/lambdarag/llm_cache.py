@@ -98,12 +98,6 @@ class CachedLLM:
             yield delta
         self._count(prompt, system_prompt, history, "".join(parts))
 
-    async def store(self, key: str, text: str, cache_type: str, prompt: str) -> None:
-        await self.cache.upsert(
-            {key: {"return": text, "cache_type": cache_type, "chunk_id": None,
-                   "original_prompt": prompt}}
-        )
-
     def _count(
         self, prompt: str, system: str | None, history: Sequence[ChatMessage], text: str
     ) -> None:

@@ -25,7 +25,7 @@ CACHE_POLICY = "1"
 
 
 def _fail() -> QueryResult:
-    return QueryResult(response=prompts.FAIL_RESPONSE, llm_generated=False, failed=True)
+    return QueryResult(response=prompts.FAIL_RESPONSE, llm_generated=False)
 
 
 def _user_prompt_slot(ws: Workspace, param: QueryParam) -> str:

@@ -48,11 +48,6 @@ class Retrieval:
     processing_info: dict[str, int] = field(default_factory=dict)
     context: str = ""
 
-    @property
-    def empty(self) -> bool:
-        return not (self.entities or self.relations or self.chunks)
-
-
 @dataclass
 class QueryResult:
     """An answer: a whole string or a stream of deltas, plus its references."""
@@ -62,4 +57,3 @@ class QueryResult:
     references: list[dict[str, Any]] = field(default_factory=list)
     llm_generated: bool = True
     retrieval: Retrieval | None = None
-    failed: bool = False

@@ -41,7 +41,7 @@ async def _answer(ws: Workspace, body: QueryRequest, stream: bool) -> QueryResul
         return await aquery(ws, body.query, body.to_param(stream=stream))
     except LLMError as exc:
         logger.warning("query failed: %s", exc)
-        return QueryResult(response=prompts.NO_CONTEXT_PLACEHOLDER, llm_generated=False, failed=True)
+        return QueryResult(response=prompts.NO_CONTEXT_PLACEHOLDER, llm_generated=False)
 
 
 @router.post("/query", response_model=QueryResponse, summary="Answer a question (JSON)")
