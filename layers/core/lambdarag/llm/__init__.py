@@ -5,7 +5,8 @@ Binding modules are imported on demand, so an OpenAI deployment never imports bo
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from lambdarag.llm.base import (
     ChatMessage,
@@ -37,7 +38,6 @@ __all__ = [
     "create_llm",
 ]
 
-BINDINGS = ("openai", "azure_openai", "ollama", "lollms", "bedrock")
 _ALIASES = {"aws_bedrock": "bedrock"}
 
 
@@ -52,28 +52,26 @@ def _binding_name(binding: str, setting: str) -> str:
     return name
 
 
+# binding -> (module, chat class, embedding class); modules are imported on first use
+_IMPLEMENTATIONS = {
+    "openai": ("openai", "OpenAIChat", "OpenAIEmbedding"),
+    "azure_openai": ("azure_openai", "AzureOpenAIChat", "AzureOpenAIEmbedding"),
+    "ollama": ("ollama", "OllamaChat", "OllamaEmbedding"),
+    "lollms": ("lollms", "LollmsChat", "LollmsEmbedding"),
+    "bedrock": ("bedrock", "BedrockChat", "BedrockEmbedding"),
+}
+BINDINGS = tuple(_IMPLEMENTATIONS)
+
+
+def _implementation(name: str, kind: int) -> Any:
+    module, *classes = _IMPLEMENTATIONS[name]
+    return getattr(importlib.import_module(f"lambdarag.llm.{module}"), classes[kind])
+
+
 def create_llm(config: LLMConfig, *, backoff: Backoff | None = None) -> LLMBinding:
     """The chat binding named by ``config.binding`` (``LLM_BINDING``)."""
     name = _binding_name(config.binding, "LLM_BINDING")
-    if name == "openai":
-        from lambdarag.llm.openai import OpenAIChat
-
-        return OpenAIChat(config, backoff=backoff)
-    if name == "azure_openai":
-        from lambdarag.llm.azure_openai import AzureOpenAIChat
-
-        return AzureOpenAIChat(config, backoff=backoff)
-    if name == "ollama":
-        from lambdarag.llm.ollama import OllamaChat
-
-        return OllamaChat(config, backoff=backoff)
-    if name == "lollms":
-        from lambdarag.llm.lollms import LollmsChat
-
-        return LollmsChat(config, backoff=backoff)
-    from lambdarag.llm.bedrock import BedrockChat
-
-    return BedrockChat(config, backoff=backoff)
+    return _implementation(name, 0)(config, backoff=backoff)  # type: ignore[no-any-return]
 
 
 def create_embedding(
@@ -81,22 +79,4 @@ def create_embedding(
 ) -> EmbeddingBinding:
     """The embedding binding named by ``config.binding`` (``EMBEDDING_BINDING``)."""
     name = _binding_name(config.binding, "EMBEDDING_BINDING")
-    if name == "openai":
-        from lambdarag.llm.openai import OpenAIEmbedding
-
-        return OpenAIEmbedding(config, backoff=backoff)
-    if name == "azure_openai":
-        from lambdarag.llm.azure_openai import AzureOpenAIEmbedding
-
-        return AzureOpenAIEmbedding(config, backoff=backoff)
-    if name == "ollama":
-        from lambdarag.llm.ollama import OllamaEmbedding
-
-        return OllamaEmbedding(config, backoff=backoff)
-    if name == "lollms":
-        from lambdarag.llm.lollms import LollmsEmbedding
-
-        return LollmsEmbedding(config, backoff=backoff)
-    from lambdarag.llm.bedrock import BedrockEmbedding
-
-    return BedrockEmbedding(config, backoff=backoff)
+    return _implementation(name, 1)(config, backoff=backoff)  # type: ignore[no-any-return]
