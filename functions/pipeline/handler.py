@@ -13,6 +13,9 @@ from lambdarag import pipeline
 from lambdarag.config import load_settings
 from lambdarag.engine import Engine
 
+# One event loop and one Engine per execution environment, reused while warm: the
+# bindings' HTTP clients and semaphores belong to the loop that created them.
+_loop = asyncio.new_event_loop()
 _engine: Engine | None = None
 
 
@@ -33,7 +36,7 @@ async def _run(step: str, event: dict[str, Any]) -> dict[str, Any]:
 
 def _handler(step: str):  # noqa: ANN202 - returns a Lambda handler
     def handle(event: dict[str, Any], context: object) -> dict[str, Any]:
-        return asyncio.run(_run(step, event))
+        return _loop.run_until_complete(_run(step, event))
 
     handle.__name__ = f"{step}_handler"
     return handle
