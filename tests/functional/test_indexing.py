@@ -187,3 +187,34 @@ def test_upload_over_the_size_limit_is_413(tmp_path, fake_llm: FakeLLMServer) ->
         response = client.post("/documents/upload", files={"file": ("big.txt", b"x" * 11)})
     assert response.status_code == 413
     assert response.json()["detail"].startswith("File too large. Maximum size:")
+
+
+def test_deleting_a_document_while_it_is_being_indexed_leaves_nothing_behind(
+    indexed: TestClient, fake_llm: FakeLLMServer
+) -> None:
+    ws = workspace(indexed)
+    before = run(indexed, ws.stores.graph.counts)
+    # GIVEN a document whose extraction call is in flight on a slow LLM
+    fake_llm.chat_delay = 0.4
+    track = insert(indexed, "Quinn Harper sailed to Marlow Island with Rex Dunn.", "quinn.txt")
+    from tests.functional.corpus import wait_for
+
+    wait_for(lambda: any("Quinn Harper" in str(body) for _, body in fake_llm.requests))
+    doc_id = indexed.get(f"/documents/track_status/{track}").json()["documents"][0]["id"]
+    # WHEN it is deleted before the LLM answers
+    response = indexed.request("DELETE", "/documents/delete_document", json={"doc_ids": [doc_id]})
+    assert response.json()["status"] == "deletion_started"
+    run(indexed, indexed.app.state.engine.runner.wait_idle)  # type: ignore[attr-defined]
+    fake_llm.chat_delay = 0.0
+    # THEN none of its rows, fragments, vectors or graph elements survive
+    stores = ws.stores
+    assert run(indexed, stores.doc_status.get, doc_id) is None
+    assert run(indexed, stores.text_chunks.keys, doc_id) == []
+    assert run(indexed, stores.fragments.keys_for_chunks, [f"{doc_id}-chunk-000"]) == (set(), set())
+    assert run(indexed, stores.chunks_vdb.get_by_ids, [f"{doc_id}-chunk-000"]) == [None]
+    assert run(indexed, stores.graph.get_nodes, ["Quinn Harper", "Marlow Island", "Rex Dunn"]) == {}
+    assert run(indexed, stores.graph.counts) == before
+    # AND the same document can be inserted again and indexed normally
+    [doc] = wait_track(indexed, insert(indexed, "Quinn Harper sailed to Marlow Island with Rex Dunn.", "quinn.txt"))
+    assert doc["status"] == "processed"
+    assert "Quinn Harper" in run(indexed, stores.graph.get_nodes, ["Quinn Harper"])

@@ -91,6 +91,7 @@ async def enqueue(ws: Workspace, docs: Sequence[NewDocument], track_id: str) -> 
             **({"source_file": doc.source_file} if doc.source_file else {}),
         }})
         await stores.doc_status.upsert([record])
+        await stores.doc_tombstones.delete([doc_id])
         seen[doc_id] = record
         if chash:
             seen[chash] = record
@@ -110,6 +111,9 @@ async def delete_document(ws: Workspace, doc_id: str, *, delete_llm_cache: bool 
     record = await stores.doc_status.get(doc_id)
     if record is None:
         return f"Document {doc_id} not found"
+    # The tombstone goes first: a pipeline step still running for this document
+    # checks it after each write and undoes what it wrote (pipeline._guard).
+    await stores.doc_tombstones.upsert({doc_id: {"deleted_at": now_iso()}})
     chunk_ids = list(record.get("chunks_list") or [])
     chunk_ids += [k for k in await stores.text_chunks.keys(f"{doc_id}-chunk-") if k not in chunk_ids]
     cache_keys: list[str] = []

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from lambdarag.indexing.chunking import chunk_text
@@ -53,6 +54,17 @@ async def _set_status(ws: Workspace, record: DocStatusRecord, status: str, **cha
     await ws.stores.doc_status.upsert([updated])
 
 
+async def _guard(ws: Workspace, doc_id: str, undo: Callable[[], Awaitable[None]]) -> None:
+    """Undo this step's writes and stop if the document was deleted meanwhile.
+
+    Called after a step's writes: a write made before the delete's tombstone is seen
+    and removed by the delete itself; one made after it is removed here.
+    """
+    if await ws.stores.doc_tombstones.get_by_id(doc_id) is not None:
+        await undo()
+        raise PipelineCancelled("Document was deleted during indexing")
+
+
 def _check_cancelled(ws: Workspace) -> None:
     if ws.pipeline.cancellation_requested:
         raise PipelineCancelled("User cancelled")
@@ -83,6 +95,13 @@ async def prepare(ws: Workspace, payload: Payload) -> Payload:
     await _store_chunks(ws, doc_id, file_path, ids, chunks)
     record = await _status(ws, doc_id)
     await _set_status(ws, record, "processing", chunks_list=ids, chunks_count=len(ids))
+
+    async def undo() -> None:
+        await ws.stores.text_chunks.delete(ids)
+        await ws.stores.chunks_vdb.delete(ids)
+        await ws.stores.doc_status.delete([doc_id])
+
+    await _guard(ws, doc_id, undo)
     ws.pipeline.log(f"Chunked {file_path}: {len(ids)} chunks")
     return _plan(payload, len(ids), options.extract_batch_size)
 
@@ -146,6 +165,7 @@ async def _extract_one(ws: Workspace, chunk_id: str, chunk: dict[str, Any]) -> t
         options=ws.indexing.extraction,
     )
     await ws.stores.fragments.put_chunk_fragments(chunk_id, result.entities, result.relations)
+    await _guard(ws, chunk["full_doc_id"], lambda: ws.stores.fragments.delete_chunks([chunk_id]))
     if result.cache_keys != chunk.get("llm_cache_list"):
         await ws.stores.text_chunks.upsert({chunk_id: {**chunk, "llm_cache_list": result.cache_keys}})
     ws.pipeline.log(
@@ -196,6 +216,13 @@ async def finalize(ws: Workspace, payload: Payload) -> Payload:
         ws, record, "processed", chunks_count=len(chunk_ids), error_msg=None,
         metadata={"process_end_time": int(time.time())},
     )
+
+    async def undo() -> None:
+        for kv in (ws.stores.full_entities, ws.stores.full_relations):
+            await kv.delete([doc_id])
+        await ws.stores.doc_status.delete([doc_id])
+
+    await _guard(ws, doc_id, undo)
     ws.pipeline.log(f"Completed processing file: {record.get('file_path')}")
     return {"doc_id": doc_id, "status": "processed", "chunks_count": len(chunk_ids)}
 
@@ -208,9 +235,11 @@ async def fail(ws: Workspace, payload: Payload) -> Payload:
         error = error.get("Cause") or error.get("Error") or str(error)
     message = str(error or "unknown error")[:2000]
     record = await ws.stores.doc_status.get(doc_id)
-    if record is not None:
+    if record is not None and await ws.stores.doc_tombstones.get_by_id(doc_id) is None:
         await _set_status(ws, record, "failed", error_msg=message,
                           metadata={"process_end_time": int(time.time())})
+        if await ws.stores.doc_tombstones.get_by_id(doc_id) is not None:
+            await ws.stores.doc_status.delete([doc_id])
     ws.pipeline.log(f"Failed {doc_id}: {message}")
     return {"doc_id": doc_id, "status": "failed", "error_msg": message}
 

@@ -25,6 +25,7 @@ KV_NAMESPACES = (
     "full_relations",
     "entity_chunks",
     "relation_chunks",
+    "doc_tombstones",
 )
 
 
@@ -37,6 +38,7 @@ class Stores:
     full_relations: KVStorage
     entity_chunks: KVStorage
     relation_chunks: KVStorage
+    doc_tombstones: KVStorage  # doc ids being or already deleted (see pipeline._guard)
     doc_status: DocStatusStorage
     fragments: FragmentStorage
     entities_vdb: VectorStorage
