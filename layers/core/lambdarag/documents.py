@@ -140,3 +140,24 @@ async def delete_document(ws: Workspace, doc_id: str, *, delete_llm_cache: bool 
                f"{len(names)} entities and {len(pairs)} relations rebuilt or removed")
     ws.pipeline.log(message)
     return message
+
+
+RETRYABLE = ("failed", "pending", "parsing", "analyzing", "processing")
+
+
+async def retry_documents(ws: Workspace, statuses: Sequence[str] = RETRYABLE) -> list[str]:
+    """Put failed (and interrupted) documents back to PENDING; duplicates stay failed.
+
+    Returns the ids to hand to the runner; each keeps its original track_id.
+    """
+    ids = []
+    for record in await ws.stores.doc_status.by_status(statuses):
+        if (record.get("metadata") or {}).get("is_duplicate"):
+            continue
+        if record["status"] == "failed":
+            await ws.stores.doc_status.upsert(
+                [DocStatusRecord(**{**record, "status": "pending", "error_msg": None,
+                                    "updated_at": now_iso()})]
+            )
+        ids.append(record["id"])
+    return ids

@@ -18,6 +18,7 @@ from lambdarag.llm import create_embedding, create_llm
 from lambdarag.llm.base import EmbeddingBinding, LLMBinding
 from lambdarag.llm_cache import CachedLLM
 from lambdarag.runner import LocalRunner
+from lambdarag.scan import ScanJob
 from lambdarag.storage.base import StorageFactory
 from lambdarag.stores import Stores
 from lambdarag.utils import sanitise_workspace
@@ -108,6 +109,7 @@ class Engine:
         self._factories: dict[str, StorageFactory] = {}
         self._opening = asyncio.Lock()
         self.runner = LocalRunner(self.workspace, settings.max_parallel_insert)
+        self.scan_jobs: dict[str, ScanJob] = {}
 
     async def workspace(self, name: str | None = None) -> Workspace:
         """The workspace ``name`` (default: WORKSPACE), opened once per process."""

@@ -58,17 +58,21 @@ class Stores:
             graph=factory.graph(),
         )
 
-    async def drop_documents(self) -> list[str]:
-        """Drop everything but the LLM cache (``DELETE /documents``); returns failed store names."""
-        failed = []
+    async def drop_documents(self) -> tuple[int, list[str]]:
+        """Drop everything but the LLM cache (``DELETE /documents``).
+
+        Returns how many stores were dropped and the names of those that failed.
+        """
+        dropped, failed = 0, []
         for f in fields(self):
             if f.name == "llm_response_cache":
                 continue
             try:
                 await getattr(self, f.name).drop()
+                dropped += 1
             except Exception:  # noqa: BLE001 - reported per store, the others still drop
                 failed.append(f.name)
-        return failed
+        return dropped, failed
 
 
 class KeyedLocks:

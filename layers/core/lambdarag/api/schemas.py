@@ -206,3 +206,58 @@ class DeleteDocResponse(BaseModel):
     status: Literal["deletion_started", "busy", "not_allowed"]
     message: str
     doc_id: str
+
+
+DOC_STATUSES: tuple[str, ...] = (
+    "pending", "parsing", "analyzing", "processing", "preprocessed", "processed", "failed"
+)
+
+
+class PaginatedDocsRequest(BaseModel):
+    status_filter: DocStatusValue | None = None
+    status_filters: list[DocStatusValue] | None = None
+    page: int = Field(1, ge=1)
+    page_size: int = Field(50, ge=10, le=200)
+    sort_field: Literal["created_at", "updated_at", "id", "file_path"] = "updated_at"
+    sort_direction: Literal["asc", "desc"] = "desc"
+
+    def statuses(self) -> list[str] | None:
+        if self.status_filters is not None:
+            return list(self.status_filters) or None
+        return [self.status_filter] if self.status_filter else None
+
+
+class PaginationInfo(BaseModel):
+    page: int
+    page_size: int
+    total_count: int
+    total_pages: int
+    has_next: bool
+    has_prev: bool
+
+
+class PaginatedDocsResponse(BaseModel):
+    documents: list[DocStatusResponse]
+    pagination: PaginationInfo
+    status_counts: dict[str, int]
+
+
+class StatusCountsResponse(BaseModel):
+    status_counts: dict[str, int]
+
+
+class StatusMessage(BaseModel):
+    status: str
+    message: str
+
+
+class ReprocessResponse(BaseModel):
+    status: Literal["reprocessing_started"]
+    message: str
+    track_id: str
+
+
+class ScanResponse(BaseModel):
+    status: Literal["scanning_started", "scanning_skipped_pipeline_busy"]
+    message: str
+    track_id: str

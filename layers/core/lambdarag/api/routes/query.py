@@ -8,14 +8,15 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import ValidationError
 
 from lambdarag import prompts
 from lambdarag.api.deps import WorkspaceDep
 from lambdarag.api.schemas import QueryRequest, QueryResponse
 from lambdarag.llm.base import LLMError
-from lambdarag.query.answer import aquery
+from lambdarag.query.answer import aquery, retrieve_context
 from lambdarag.query.param import QueryResult
 from lambdarag.workspace import Workspace
 
@@ -91,3 +92,65 @@ async def query_stream(body: QueryRequest, ws: WorkspaceDep) -> StreamingRespons
             yield _line({"response_time": round(time.perf_counter() - started, 4)})
 
     return StreamingResponse(lines(), media_type="application/x-ndjson", headers=NDJSON_HEADERS)
+
+
+def _failure(message: str, **metadata: Any) -> dict[str, Any]:
+    return {"status": "failure", "message": message, "data": {}, "metadata": metadata}
+
+
+def _validation_message(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        where = " -> ".join(str(p) for p in error.get("loc", ()))
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(f"{where}: {message}" if where else message)
+    return "Validation error: " + "; ".join(parts)
+
+
+ENTITY_FIELDS = ("entity_name", "entity_type", "description", "source_id", "file_path", "created_at")
+RELATION_FIELDS = ("src_id", "tgt_id", "description", "keywords", "weight", "source_id", "file_path",
+                   "created_at")
+
+
+@router.post(
+    "/query/data",
+    summary="Retrieval only: entities, relations, chunks and references",
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/QueryRequest"}}}}},
+)
+async def query_data(request: Request, ws: WorkspaceDep) -> JSONResponse:
+    """What the answer would be built from, without calling the LLM for an answer.
+
+    Validation errors are 400 in this route's own failure shape (LightRAG compatible).
+    """
+    try:
+        body = QueryRequest.model_validate(json.loads(await request.body() or b"null"))
+    except json.JSONDecodeError:
+        return JSONResponse(_failure("Validation error: body: invalid JSON"), status_code=400)
+    except ValidationError as exc:
+        return JSONResponse(_failure(_validation_message(exc)), status_code=400)
+    param = body.to_param(stream=False)
+    metadata: dict[str, Any] = {"query_mode": param.mode, "keywords": {"high_level": [], "low_level": []}}
+    if param.mode == "bypass":
+        data = {"entities": [], "relationships": [], "chunks": [], "references": []}
+        return JSONResponse({"status": "success", "message": "Query processed successfully",
+                             "data": data, "metadata": {**metadata, "processing_info": {}}})
+    try:
+        found = await retrieve_context(ws, body.query, param)
+    except LLMError as exc:
+        logger.warning("query/data failed: %s", exc)
+        return JSONResponse(_failure(str(exc), failure_reason="llm_error", mode=param.mode))
+    if found is None:
+        message = "No relevant document chunks found." if param.mode == "naive" else "Query returned no results"
+        return JSONResponse(_failure(message, failure_reason="no_results", mode=param.mode))
+    data = {
+        "entities": [{k: e.get(k) for k in ENTITY_FIELDS} for e in found.entities],
+        "relationships": [{k: r.get(k) for k in RELATION_FIELDS} for r in found.relations],
+        "chunks": [{k: c.get(k) for k in ("reference_id", "content", "file_path", "chunk_id")}
+                   for c in found.chunks],
+        "references": found.references,
+    }
+    metadata["keywords"] = {"high_level": found.high_level_keywords, "low_level": found.low_level_keywords}
+    metadata["processing_info"] = found.processing_info
+    return JSONResponse({"status": "success", "message": "Query processed successfully",
+                         "data": data, "metadata": metadata})

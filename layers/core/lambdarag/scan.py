@@ -1,0 +1,83 @@
+"""Scanning INPUT_DIR: enqueue new files, move handled ones to ``__parsed__``."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lambdarag import documents
+from lambdarag.indexing.parse import is_supported
+from lambdarag.workspace import Workspace
+
+PARSED_DIR = "__parsed__"
+SAMPLE_LIMIT = 20
+
+
+@dataclass
+class ScanJob:
+    """The ``/documents/scan/status/{track_id}`` record of one scan."""
+
+    track_id: str
+    status: str = "running"
+    counts: dict[str, int] = field(default_factory=dict)
+    samples: dict[str, list[str]] = field(default_factory=dict)
+    created_at: float = field(default_factory=time.time)
+    updated_at: float = field(default_factory=time.time)
+    message: str = ""
+    version: int = 0
+
+    def count(self, bucket: str, name: str) -> None:
+        self.counts[bucket] = self.counts.get(bucket, 0) + 1
+        items = self.samples.setdefault(bucket, [])
+        if len(items) < SAMPLE_LIMIT:
+            items.append(name)
+        self.updated_at = time.time()
+        self.version += 1
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "track_id": self.track_id, "status": self.status, "counts": self.counts,
+            "counters_dropped": 0,
+            "samples": {k: {"items": v, "truncated": self.counts[k] > len(v),
+                            "dropped": self.counts[k] - len(v)} for k, v in self.samples.items()},
+            "created_at": self.created_at, "updated_at": self.updated_at,
+            "version": self.version, "message": self.message,
+        }
+
+
+def _free_name(folder: Path, name: str) -> Path:
+    """``name`` in ``folder``, or ``stem_001.ext`` ... when taken."""
+    target = folder / name
+    stem, suffix = Path(name).stem, Path(name).suffix
+    index = 1
+    while target.exists() and index < 1000:
+        target = folder / f"{stem}_{index:03d}{suffix}"
+        index += 1
+    return target
+
+
+async def scan_input_dir(ws: Workspace, folder: Path, job: ScanJob) -> list[str]:
+    """Enqueue every supported file of ``folder``; returns the new doc ids."""
+    parsed = folder / PARSED_DIR
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")) \
+        if folder.is_dir() else []
+    new_docs: list[documents.NewDocument] = []
+    for path in files:
+        if not is_supported(path.name):
+            job.count("unsupported", path.name)
+            continue
+        known = await ws.stores.doc_status.by_file_path(path.name)
+        parsed.mkdir(exist_ok=True)
+        target = _free_name(parsed, path.name)
+        await asyncio.to_thread(shutil.move, path, target)
+        if known:
+            job.count("processed" if known[0]["status"] == "processed" else "alias_duplicate", path.name)
+            continue
+        job.count("claimed_new", path.name)
+        new_docs.append(documents.NewDocument(path.name, source_file=str(target)))
+    result = await documents.enqueue(ws, new_docs, job.track_id)
+    return result.doc_ids
