@@ -216,7 +216,7 @@ DOC_STATUSES: tuple[str, ...] = (
 class PaginatedDocsRequest(BaseModel):
     status_filter: DocStatusValue | None = None
     status_filters: list[DocStatusValue] | None = None
-    page: int = Field(1, ge=1)
+    page: int = Field(1, ge=1, le=1_000_000)
     page_size: int = Field(50, ge=10, le=200)
     sort_field: Literal["created_at", "updated_at", "id", "file_path"] = "updated_at"
     sort_direction: Literal["asc", "desc"] = "desc"
