@@ -6,44 +6,22 @@ operation, against a real uvicorn server on a free port (the LLM is the fake one
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 
 from lambdarag.api.app import create_app
 from tests.fakes.llm_server import FakeLLMServer
-from tests.functional.conftest import fake_settings
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.functional.conftest import fake_settings, serve
 
 
 @pytest.fixture(scope="module")
 def live_url(tmp_path_factory: pytest.TempPathFactory, fake_llm_session: FakeLLMServer) -> Iterator[str]:
-    tmp: Path = tmp_path_factory.mktemp("fuzz")
-    app = create_app(fake_settings(tmp, fake_llm_session, llm_max_retries=0))
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the API server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    app = create_app(fake_settings(tmp_path_factory.mktemp("fuzz"), fake_llm_session, llm_max_retries=0))
+    with serve(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -58,18 +58,23 @@ class LocalRunner:
         fresh = [d for d in doc_ids if (workspace, d) not in self._queued]
         if not fresh:
             return
-        if not self._active.get(workspace):
-            first = (await ws.stores.doc_status.get(fresh[0]) or {}).get("file_path", "")
-            ws.pipeline.start_job(f"{first[:20]}...[{len(fresh)} files]", len(fresh))
+        # No await between reading and updating _active: concurrent submits must not
+        # each believe they start the job.
+        starting = not self._active.get(workspace)
+        self._active[workspace] = self._active.get(workspace, 0) + len(fresh)
+        if starting:
+            ws.pipeline.start_job(f"...[{len(fresh)} files]", len(fresh))
         else:
             ws.pipeline.docs += len(fresh)
             ws.pipeline.batchs += len(fresh)
-        self._active[workspace] = self._active.get(workspace, 0) + len(fresh)
         self._idle.clear()
         for doc_id in fresh:
             self._queued.add((workspace, doc_id))
             self._queue.put_nowait((workspace, doc_id))
         self.start()
+        if starting:
+            first = (await ws.stores.doc_status.get(fresh[0]) or {}).get("file_path", "")
+            ws.pipeline.job_name = f"{first[:20]}...[{len(fresh)} files]"
 
     async def resume(self, workspace: str) -> int:
         """Queue every document a previous run left unfinished; returns how many."""

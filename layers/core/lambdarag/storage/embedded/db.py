@@ -100,7 +100,10 @@ class Database:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreUnavailableError(f"cannot create {self.path.parent}: {exc}") from exc
-        conn = sqlite3.connect(self.path, isolation_level=None)
+        # No prepared-statement cache: with it, concurrent uploads and queries hit
+        # "bad parameter or other API misuse" in executemany (reproduced by
+        # tests/functional/test_load.py); the root cause is still to be found.
+        conn = sqlite3.connect(self.path, isolation_level=None, cached_statements=0)
         try:
             _configure(conn)
             with transaction(conn, "IMMEDIATE"):
