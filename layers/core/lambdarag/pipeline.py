@@ -16,10 +16,16 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from lambdarag.indexing.chunking import chunk_text
+from lambdarag.indexing.chunking import CHUNK_META_KEYS, chunk_sections
 from lambdarag.indexing.extract import extract_chunk
 from lambdarag.indexing.merge import merge_entities, merge_relations
-from lambdarag.indexing.parse import load_document_text
+from lambdarag.indexing.parse import (
+    is_structured,
+    join_sections,
+    load_document_sections,
+    section_index,
+    sections_from_index,
+)
 from lambdarag.storage.base import DocStatusRecord
 from lambdarag.utils import chunk_id_for, content_summary, mdhash, now_iso
 from lambdarag.workspace import Workspace
@@ -79,9 +85,14 @@ async def prepare(ws: Workspace, payload: Payload) -> Payload:
     record = await _status(ws, doc_id)
     doc = await ws.stores.full_docs.get_by_id(doc_id) or {}
     text = doc.get("content") or ""
+    sections = sections_from_index(text, doc.get("sections"))
     if not text.strip() and doc.get("source_file"):
-        text = await load_document_text(doc["source_file"])
-        await ws.stores.full_docs.upsert({doc_id: {**doc, "content": text, "parse_format": "raw"}})
+        sections = await load_document_sections(doc["source_file"])
+        text = join_sections(sections)
+        index = {"sections": section_index(sections)} if is_structured(sections) else {}
+        await ws.stores.full_docs.upsert(
+            {doc_id: {**doc, "content": text, "parse_format": "raw", **index}}
+        )
     if not text.strip():
         raise PipelineError("Document has no text content")
     await _set_status(
@@ -89,7 +100,7 @@ async def prepare(ws: Workspace, payload: Payload) -> Payload:
         content_length=len(text), metadata={"process_start_time": int(time.time())},
     )
     options = ws.indexing
-    chunks = chunk_text(text, chunk_size=options.chunk_size, overlap=options.chunk_overlap)
+    chunks = chunk_sections(sections, chunk_size=options.chunk_size, overlap=options.chunk_overlap)
     file_path = record.get("file_path", "unknown_source")
     ids = [chunk_id_for(doc_id, c["chunk_order_index"]) for c in chunks]
     await _store_chunks(ws, doc_id, file_path, ids, chunks)
@@ -109,6 +120,7 @@ async def prepare(ws: Workspace, payload: Payload) -> Payload:
 async def _store_chunks(
     ws: Workspace, doc_id: str, file_path: str, ids: list[str], chunks: list[Any]
 ) -> None:
+    """Store chunks (with any pages/slides/sheets) in text_chunks and embed new ones."""
     stores = ws.stores
     previous = dict(zip(ids, await stores.text_chunks.get_by_ids(ids), strict=True))
     records = {
@@ -124,7 +136,9 @@ async def _store_chunks(
         vectors = await ws.embedder.embed([records[cid]["content"] for cid in todo])
         await stores.chunks_vdb.upsert(
             [{"id": cid, "full_doc_id": doc_id, "file_path": file_path,
-              "content": records[cid]["content"]} for cid in todo],
+              "content": records[cid]["content"],
+              **{key: records[cid][key] for key in CHUNK_META_KEYS if key in records[cid]}}
+             for cid in todo],
             vectors,
         )
 

@@ -1,10 +1,21 @@
-"""Fixed token-window chunking with tiktoken (contract §9.2, step 2)."""
+"""Fixed token-window chunking with tiktoken (contract §9.2, step 2).
+
+Structured documents (pdf pages, pptx slides, xlsx sheets) are chunked as one token
+stream made of their sections, so a chunk may span sections; each chunk records the
+sections it overlaps (``"pages": [3, 4]``, ``"slides": [2]``, ``"sheets": ["Sales"]``).
+"""
 
 from __future__ import annotations
 
-from typing import TypedDict
+from collections.abc import Sequence
+from typing import Any, NotRequired, TypedDict
 
 from lambdarag import tokenizer
+from lambdarag.indexing.parse import SECTION_SEPARATOR
+
+# section meta key -> chunk (and reference) key listing the sections a chunk covers
+SECTION_META_KEYS = {"page": "pages", "slide": "slides", "sheet": "sheets"}
+CHUNK_META_KEYS = tuple(SECTION_META_KEYS.values())
 
 
 class ChunkingError(ValueError):
@@ -15,6 +26,9 @@ class Chunk(TypedDict):
     tokens: int
     content: str
     chunk_order_index: int
+    pages: NotRequired[list[int]]
+    slides: NotRequired[list[int]]
+    sheets: NotRequired[list[str]]
 
 
 def chunk_text(
@@ -65,3 +79,62 @@ def _windows(tokens: list[int], size: int, overlap: int) -> list[str]:
         tokenizer.decode(tokens[start : start + size]).strip()
         for start in range(0, max(len(tokens) - overlap, 1), stride)
     ]
+
+
+def chunk_sections(
+    sections: Sequence[tuple[str, dict[str, Any]]],
+    *,
+    chunk_size: int = 1200,
+    overlap: int = 100,
+) -> list[Chunk]:
+    """Chunk a document given as sections ``(text, meta)``, keeping section meta per chunk.
+
+    The token stream is the sections joined by a blank line (the same text as
+    ``parse.join_sections``), windowed like :func:`chunk_text`. A single section
+    without meta is plain text and is chunked exactly by :func:`chunk_text`.
+    """
+    if len(sections) == 1 and not sections[0][1]:
+        return chunk_text(sections[0][0], chunk_size=chunk_size, overlap=overlap)
+    if overlap >= chunk_size:
+        raise ChunkingError("chunk overlap must be smaller than the chunk size")
+    tokens, spans = _encode_sections(sections)
+    chunks: list[Chunk] = []
+    for start in range(0, max(len(tokens) - overlap, 1), chunk_size - overlap):
+        end = start + chunk_size
+        content = tokenizer.decode(tokens[start:end]).strip()
+        if not content:
+            continue
+        chunk = Chunk(tokens=tokenizer.count_tokens(content), content=content,
+                      chunk_order_index=len(chunks))
+        chunk.update(_covered_meta(spans, start, end))  # type: ignore[typeddict-item]
+        chunks.append(chunk)
+    return chunks
+
+
+Span = tuple[int, int, dict[str, Any]]
+
+
+def _encode_sections(sections: Sequence[tuple[str, dict[str, Any]]]) -> tuple[list[int], list[Span]]:
+    """All sections' tokens with separators between, and each section's token span."""
+    separator = tokenizer.encode(SECTION_SEPARATOR)
+    tokens: list[int] = []
+    spans: list[Span] = []
+    for index, (text, meta) in enumerate(sections):
+        if index:
+            tokens.extend(separator)
+        start = len(tokens)
+        tokens.extend(tokenizer.encode(text))
+        spans.append((start, len(tokens), meta))
+    return tokens, spans
+
+
+def _covered_meta(spans: list[Span], start: int, end: int) -> dict[str, list[Any]]:
+    """Unique section values (pages, slides, sheets), in document order, of spans in [start, end)."""
+    found: dict[str, list[Any]] = {}
+    for first, last, meta in spans:
+        if first < last and first < end and last > start:
+            for key, value in meta.items():
+                name = SECTION_META_KEYS.get(key)
+                if name and value not in found.setdefault(name, []):
+                    found[name].append(value)
+    return found

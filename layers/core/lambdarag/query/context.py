@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from lambdarag import prompts, tokenizer
+from lambdarag.indexing.chunking import CHUNK_META_KEYS
 from lambdarag.query import retrieve
 from lambdarag.query.param import QueryParam, Retrieval
 from lambdarag.query.retrieve import Budget, KGResult
@@ -65,14 +66,29 @@ async def kg_search(
 
 
 def assign_references(chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Number the files of ``chunks`` by chunk count (then first appearance); tag each chunk."""
+    """Number the files of ``chunks`` by chunk count (then first appearance); tag each chunk.
+
+    A file whose chunks carry section numbers gets them too: ``"pages"``, ``"slides"``
+    or ``"sheets"``, sorted and unique over the chunks used from that file.
+    """
     counts = Counter(c["file_path"] for c in chunks if c["file_path"] != UNKNOWN_SOURCE)
     order = {path: i for i, path in enumerate(dict.fromkeys(c["file_path"] for c in chunks))}
     ranked = sorted(counts, key=lambda p: (-counts[p], order[p]))
     ids = {path: str(i + 1) for i, path in enumerate(ranked)}
     for chunk in chunks:
         chunk["reference_id"] = ids.get(chunk["file_path"], "")
-    return [{"reference_id": ids[p], "file_path": p} for p in ranked]
+    return [{"reference_id": ids[p], "file_path": p, **_sections_used(chunks, p)} for p in ranked]
+
+
+def _sections_used(chunks: list[dict[str, Any]], path: str) -> dict[str, list[Any]]:
+    """Sorted unique pages/slides/sheets of the chunks from ``path``; empty for plain text."""
+    used: dict[str, set[Any]] = {}
+    for chunk in chunks:
+        if chunk["file_path"] == path:
+            for key in CHUNK_META_KEYS:
+                used.setdefault(key, set()).update(chunk.get(key) or ())
+    return {key: sorted(values, key=str if key == "sheets" else None) for key, values in used.items()
+            if values}
 
 
 def render_context(result: Retrieval, naive: bool) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from lambdarag import tokenizer
+from lambdarag.indexing.chunking import CHUNK_META_KEYS
 from lambdarag.storage.base import GRAPH_FIELD_SEP, sorted_pair
 from lambdarag.workspace import Workspace
 
@@ -71,8 +72,14 @@ def relation_line(r: dict[str, Any]) -> str:
 async def vector_chunks(ws: Workspace, vector: np.ndarray, top_k: int) -> list[dict[str, Any]]:
     hits = await ws.stores.chunks_vdb.query(vector, top_k, threshold=ws.query.cosine_threshold)
     return [{"chunk_id": h["id"], "content": h.get("content", ""),
-             "file_path": h.get("file_path", "unknown_source"), "score": h["score"]}
+             "file_path": h.get("file_path", "unknown_source"), "score": h["score"],
+             **chunk_meta(h)}
             for h in hits]
+
+
+def chunk_meta(record: dict[str, Any]) -> dict[str, Any]:
+    """The section numbers (pages, slides, sheets) a stored chunk carries, if any."""
+    return {key: record[key] for key in CHUNK_META_KEYS if key in record}
 
 
 # ------------------------------------------------------------------------ local
@@ -147,7 +154,7 @@ async def related_chunks(
         chosen = await _pick_by_vector(ws, list(counts), query_vector, limit)
     records = await ws.stores.text_chunks.get_by_ids(chosen)
     return [{"chunk_id": cid, "content": r.get("content", ""),
-             "file_path": r.get("file_path", "unknown_source")}
+             "file_path": r.get("file_path", "unknown_source"), **chunk_meta(r)}
             for cid, r in zip(chosen, records, strict=True) if r]
 
 
