@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from lambdarag import __version__
-from lambdarag.api.routes import documents, health, query
+from lambdarag.api.routes import documents, graph, health, query
 from lambdarag.config import Settings
 from lambdarag.engine import Engine
 
@@ -42,6 +42,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(documents.router)
     app.include_router(query.router)
+    app.include_router(graph.router)
     app.add_exception_handler(Exception, _internal_error)
     return app
 
