@@ -36,7 +36,32 @@ def test_status_counts_and_the_14_listing(indexed: TestClient) -> None:
 def test_supported_file_types_are_not_cached(client: TestClient) -> None:
     response = client.get("/documents/supported_file_types")
     assert response.headers["cache-control"] == "no-store"
+    assert response.headers["vary"] == "LIGHTRAG-WORKSPACE"
     assert ".md" in response.json()["supported_extensions"]
+
+
+def test_texts_need_one_valid_file_source_each(client: TestClient) -> None:
+    """Contract §4.5 (1.5.x): 400, not 422, and nothing is stored."""
+    bodies = [
+        {"texts": ["One.", "Two."]},
+        {"texts": ["One.", "Two."], "file_sources": ["a.txt"]},
+        {"texts": ["One.", "Two."], "file_sources": ["a.txt", "no-file-path"]},
+        {"texts": ["One."], "file_sources": ["bad\x01name.txt"]},
+    ]
+    for body in bodies:
+        response = client.post("/documents/texts", json=body)
+        assert (response.status_code, response.json()) == (
+            400, {"detail": "A valid file_source is required for each text"}), body
+    same = client.post("/documents/texts", json={"texts": ["One.", "Two."], "file_sources": ["x/a.txt", "a.txt"]})
+    assert (same.status_code, same.json()["detail"]) == (400, "file_sources must be unique by filename")
+    ok = client.post("/documents/texts", json={"texts": ["Ada Lovelace wrote notes."], "file_sources": ["ada.txt"]})
+    assert ok.json()["message"] == "Texts successfully received. Processing will continue in background."
+    assert [d["status"] for d in wait_track(client, ok.json()["track_id"])] == ["processed"]
+
+
+def test_an_upload_without_a_filename_is_400(client: TestClient) -> None:
+    response = client.post("/documents/upload", files={"file": ("", b"Ada Lovelace wrote notes.")})
+    assert (response.status_code, response.json()) == (400, {"detail": "Filename cannot be empty"})
 
 
 def test_reprocess_failed_retries_with_the_original_track(client: TestClient, fake_llm: FakeLLMServer) -> None:
@@ -50,11 +75,14 @@ def test_reprocess_failed_retries_with_the_original_track(client: TestClient, fa
 
 
 def test_cancel_pipeline(client: TestClient, fake_llm: FakeLLMServer) -> None:
-    assert client.post("/documents/cancel_pipeline").json()["status"] == "not_busy"
+    assert client.post("/documents/cancel_pipeline").json() == {
+        "status": "not_busy", "message": "Pipeline is not currently running. No cancellation needed."}
     fake_llm.chat_delay = 0.3
     track = insert(client, "Tom Hale met Una Voss in Rome. Una Voss met Ivo Kral.", "slow.txt")
     wait_for(lambda: client.get("/documents/pipeline_status").json()["busy"])
-    assert client.post("/documents/cancel_pipeline").json()["status"] == "cancellation_requested"
+    assert client.post("/documents/cancel_pipeline").json() == {
+        "status": "cancellation_requested",
+        "message": "Pipeline cancellation has been requested. Documents will be marked as FAILED."}
     [doc] = wait_track(client, track)
     fake_llm.chat_delay = 0.0
     assert doc["status"] == "failed" and doc["error_msg"] == "User cancelled"

@@ -177,6 +177,12 @@ def test_create_entity_and_relation(indexed: TestClient) -> None:
     assert (props["keywords"], props["weight"]) == ("factory", 3.0)
     assert relation_vector(indexed, "Tesla", "Berlin") is not None
     assert indexed.post("/graph/relation/create", json=relation).status_code == 400
+    for weight in ("heavy", None, -1, True):
+        bad = {**relation, "target_entity": "Acme Corp",
+               "relation_data": {**relation["relation_data"], "weight": weight}}
+        rejected = indexed.post("/graph/relation/create", json=bad)
+        assert rejected.status_code == 400, (weight, rejected.text)
+        assert "weight" in rejected.json()["detail"]
     missing = {**relation, "target_entity": "Nowhere"}
     assert indexed.post("/graph/relation/create", json=missing).status_code == 400
     assert indexed.post("/graph/entity/create", json={"entity_name": "X"}).status_code == 422
@@ -320,9 +326,38 @@ def test_edit_survives_document_delete(indexed: TestClient) -> None:
     edited = "Bob Jones is the chief engineer of Acme Corp."
     assert edit_entity(indexed, "Bob Jones", {"description": edited}).status_code == 200
     delete_doc(indexed, "jones.txt")  # rebuilds Bob Jones from the remaining fragments
-    description = node(indexed, "Bob Jones")["description"]  # type: ignore[index]
-    assert edited in description
-    assert "studied physics" not in description
+    assert node(indexed, "Bob Jones")["description"] == edited  # type: ignore[index]
+
+
+def test_edited_type_survives_rebuild(indexed: TestClient) -> None:
+    response = edit_entity(indexed, "Bob Jones", {"entity_type": "engineer"})
+    assert response.status_code == 200, response.text
+    before = node(indexed, "Bob Jones")
+    assert before is not None and before["entity_type"] == "engineer"
+    delete_doc(indexed, "jones.txt")
+    after = node(indexed, "Bob Jones")
+    assert after is not None
+    assert after["entity_type"] == "engineer"
+    assert "studied physics" not in after["description"]  # jones.txt's evidence is gone
+
+
+def test_second_edit_replaces_first(indexed: TestClient) -> None:
+    assert edit_entity(indexed, "Berlin", {"description": "First."}).status_code == 200
+    assert edit_entity(indexed, "Berlin", {"description": "Second."}).status_code == 200
+    delete_doc(indexed, "acme.txt")  # a rebuild must not bring "First." back
+    assert node(indexed, "Berlin")["description"] == "Second."  # type: ignore[index]
+
+
+def test_relation_edit_survives_rebuild(indexed: TestClient) -> None:
+    body = {"source_id": "Bob Jones", "target_id": "Acme Corp",
+            "updated_data": {"description": "Bob leads Acme's engineering.",
+                             "keywords": "leadership", "weight": 0.5}}
+    assert indexed.post("/graph/relation/edit", json=body).status_code == 200
+    delete_doc(indexed, "jones.txt")
+    props = edge(indexed, "Bob Jones", "Acme Corp")
+    assert props is not None
+    assert (props["description"], props["keywords"], props["weight"]) == (
+        "Bob leads Acme's engineering.", "leadership", 0.5)
 
 
 def test_edit_extended_by_later_document(indexed: TestClient) -> None:
@@ -332,6 +367,8 @@ def test_edit_extended_by_later_document(indexed: TestClient) -> None:
     description = node(indexed, "Berlin")["description"]  # type: ignore[index]
     assert description.startswith(edited)
     assert "Space Fair" in description
+    delete_doc(indexed, "fair.txt")  # back to exactly what the user wrote
+    assert node(indexed, "Berlin")["description"] == edited  # type: ignore[index]
 
 
 def test_deleted_entity_stays_deleted_after_rebuild(indexed: TestClient) -> None:

@@ -6,11 +6,16 @@ import argparse
 import asyncio
 import logging
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lambdarag.config import Settings, SettingsError, load_settings
 from lambdarag.query.param import MODES
+
+if TYPE_CHECKING:
+    from lambdarag.documents import EnqueueResult
+    from lambdarag.workspace import Workspace
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--input-dir", help="INPUT_DIR")
     index = commands.add_parser("index", help="index files and wait until they are processed")
     index.add_argument("files", nargs="+", type=Path)
+    index.add_argument("--input-dir", help="INPUT_DIR, where the files are stored as uploads are")
     ask = commands.add_parser("query", help="answer a question from the knowledge base")
     ask.add_argument("text")
     ask.add_argument("--mode", choices=MODES, default="mix")
@@ -75,34 +81,52 @@ def _serve(settings: Settings) -> int:
 
 
 async def _index(settings: Settings, files: list[Path]) -> int:
+    """Store each file as an upload does, index them, and print one line per file."""
     from lambdarag import documents
     from lambdarag.engine import Engine
-    from lambdarag.indexing.parse import ParseError, parse_bytes
     from lambdarag.utils import new_track_id
 
     engine = Engine(settings)
     try:
         ws = await engine.workspace()
-        batch = []
+        folder = documents.input_folder(settings.input_dir, ws.name)
+        batch, refused = [], 0
         for path in files:
             try:
-                batch.append(documents.NewDocument(path.name, parse_bytes(path.name, path.read_bytes())))
-            except (OSError, ParseError) as exc:
+                # No size limit: MAX_UPLOAD_SIZE protects the server from its clients.
+                batch.append(await documents.store_file(ws, folder, path.name, _pieces(path), 0))
+            except documents.SourceExistsError as exc:
+                sys.stdout.write(f"{path.name}: already stored ({exc})\n")
+            except (OSError, documents.DocumentRequestError) as exc:
                 sys.stderr.write(f"lambdarag: skipping {path}: {exc}\n")
-        result = await documents.enqueue(ws, batch, new_track_id("insert"))
+                refused += 1
+        result = await documents.enqueue(ws, batch, new_track_id("upload"))
         await engine.start()
         await engine.runner.submit(ws.name, result.doc_ids)
         await engine.runner.wait_idle()
-        failed = 0
-        for record in await ws.stores.doc_status.get_many(result.doc_ids):
-            status = (record or {}).get("status", "missing")
-            failed += status != "processed"
-            sys.stdout.write(f"{(record or {}).get('file_path')}: {status} {(record or {}).get('error_msg') or ''}\n")
-        for dup in result.duplicates:
-            sys.stdout.write(f"{dup['file_path']}: duplicate ({dup['error_msg']})\n")
-        return 1 if failed else 0
+        return 1 if refused or await _report(ws, result) else 0
     finally:
         await engine.aclose()
+
+
+async def _pieces(path: Path) -> AsyncIterator[bytes]:
+    from lambdarag.documents import PIECE
+
+    with path.open("rb") as source:
+        while piece := await asyncio.to_thread(source.read, PIECE):
+            yield piece
+
+
+async def _report(ws: Workspace, result: EnqueueResult) -> int:
+    """Print each document's outcome; returns how many did not end PROCESSED."""
+    failed = 0
+    for record in await ws.stores.doc_status.get_many(result.doc_ids):
+        status = (record or {}).get("status", "missing")
+        failed += status != "processed"
+        sys.stdout.write(f"{(record or {}).get('file_path')}: {status} {(record or {}).get('error_msg') or ''}\n")
+    for dup in result.duplicates:
+        sys.stdout.write(f"{dup['file_path']}: duplicate ({dup['error_msg']})\n")
+    return failed
 
 
 async def _query(settings: Settings, text: str, mode: str) -> int:

@@ -1,16 +1,27 @@
-"""Document intake and removal: enqueue with duplicate detection, delete with rebuild."""
+"""Document intake and removal.
+
+Intake stores files the way ``/documents/upload`` does and enqueues them with duplicate
+detection; removal deletes documents with a rebuild, shown in ``pipeline_status``; and
+source conflicts (several documents owning one canonical basename) are listed and repaired.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Sequence
+import os
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import AsyncIterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from lambdarag.indexing.merge import merge_entities, merge_relations
+from lambdarag.indexing.parse import SUPPORTED_EXTENSIONS, canonical_basename, is_supported
 from lambdarag.storage.base import DocStatusRecord
 from lambdarag.utils import (
     UNKNOWN_SOURCE,
-    canonical_source,
     content_hash,
     content_summary,
     doc_id_for,
@@ -20,6 +31,35 @@ from lambdarag.utils import (
 from lambdarag.workspace import Workspace
 
 logger = logging.getLogger(__name__)
+
+PIECE = 1024 * 1024  # uploads are streamed to disk in pieces of this size
+LISTING_PAGE = 200  # doc_status rows read per call when grouping documents by source
+SAMPLE_IDS = 10  # doc ids shown per source conflict
+_UNSAFE = re.compile(r"[/\\:]")
+
+
+class DocumentRequestError(ValueError):
+    """A document request that cannot be done as asked; the message says what to change."""
+
+
+class InvalidSourceError(DocumentRequestError):
+    """A file name or type that cannot be accepted."""
+
+
+class SourceExistsError(DocumentRequestError):
+    """The canonical basename is already stored or waiting in the input directory."""
+
+
+class FileTooLargeError(DocumentRequestError):
+    """An upload over MAX_UPLOAD_SIZE."""
+
+
+class UnknownConflictError(DocumentRequestError):
+    """No source conflict under that key, or the primary is not one of its documents."""
+
+
+class ConflictChangedError(DocumentRequestError):
+    """The conflict's documents differ from what the caller expected (a stale dry run)."""
 
 
 @dataclass(frozen=True)
@@ -73,7 +113,7 @@ async def enqueue(ws: Workspace, docs: Sequence[NewDocument], track_id: str) -> 
     seen: dict[str, DocStatusRecord] = {}
     stores = ws.stores
     for index, doc in enumerate(docs):
-        doc = NewDocument(canonical_source(doc.file_path), doc.text, doc.source_file)
+        doc = NewDocument(canonical_basename(doc.file_path), doc.text, doc.source_file)
         doc_id = doc_id_for(doc.text, doc.file_path) if doc.text else mdhash(doc.file_path, "doc-")
         chash = content_hash(doc.text) if doc.text else ""
         original = seen.get(doc_id) or await stores.doc_status.get(doc_id)
@@ -101,6 +141,98 @@ async def enqueue(ws: Workspace, docs: Sequence[NewDocument], track_id: str) -> 
     return result
 
 
+# ------------------------------------------------------------------------ intake
+
+
+def input_folder(input_dir: Path, workspace: str) -> Path:
+    """INPUT_DIR, or INPUT_DIR/<workspace> for a named workspace."""
+    return input_dir / workspace if workspace else input_dir
+
+
+def checked_filename(raw: str | None) -> str:
+    """The canonical basename of an uploaded file, once its name and type are acceptable."""
+    name = raw or ""
+    if not name:
+        raise InvalidSourceError("Filename cannot be empty")
+    if name != name.strip() or any(unicodedata.category(c) in {"Cc", "Cs"} for c in name):
+        raise InvalidSourceError("Invalid filename")
+    if _UNSAFE.search(name) or name in {".", ".."}:
+        raise InvalidSourceError("Unsafe filename detected")
+    name = canonical_basename(name)
+    if not is_supported(name):
+        raise InvalidSourceError(
+            f"Unsupported file type. Supported types: ({', '.join(SUPPORTED_EXTENSIONS)})"
+        )
+    return name
+
+
+async def reject_known_sources(ws: Workspace, sources: Sequence[str], verb: str) -> None:
+    """Refuse canonical basenames doc_status already holds (contract §6.4, checked at the API)."""
+    for source in sources:
+        if source == UNKNOWN_SOURCE:
+            continue
+        existing = await ws.stores.doc_status.by_file_path(source)
+        if existing:
+            raise SourceExistsError(
+                f"Document storage already contains '{source}' (Status: {existing[0]['status']}). "
+                f"Delete the existing record before {verb}."
+            )
+
+
+async def store_file(
+    ws: Workspace, folder: Path, raw_name: str | None, pieces: AsyncIterable[bytes], limit: int
+) -> NewDocument:
+    """Check a file as ``/documents/upload`` does and save it in ``folder`` for ``prepare``.
+
+    ``limit`` is MAX_UPLOAD_SIZE in bytes (0 = none). The returned document carries the
+    saved path as its ``source_file``; the pipeline's prepare step parses it, keeping
+    pages, slides and sheets.
+    """
+    name = checked_filename(raw_name)
+    folder = folder.resolve()
+    target = (folder / name).resolve()
+    if target.parent != folder:
+        raise InvalidSourceError("Unsafe filename detected")
+    await reject_known_sources(ws, [name], "re-uploading")
+    if await asyncio.to_thread(_folder_holds, folder, name):
+        raise SourceExistsError(
+            f"Input directory already contains a file with the same canonical basename ({name}). "
+            "Remove that file from the input directory before re-uploading."
+        )
+    await _save(pieces, target, limit)
+    return NewDocument(name, source_file=str(target))
+
+
+def _folder_holds(folder: Path, name: str) -> bool:
+    """True if a top-level file of ``folder`` has the canonical basename ``name``."""
+    if not folder.is_dir():
+        return False
+    return any(p.is_file() and canonical_basename(p.name) == name for p in folder.iterdir())
+
+
+async def _save(pieces: AsyncIterable[bytes], target: Path, limit: int) -> None:
+    """Write ``pieces`` to ``target`` through a hidden partial file, enforcing ``limit``."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.part")
+    size = 0
+    try:
+        with partial.open("wb") as out:
+            async for piece in pieces:
+                size += len(piece)
+                if limit and size > limit:
+                    raise FileTooLargeError(
+                        f"File too large. Maximum size: {limit / 1048576:.1f}MB, "
+                        f"uploaded: {size / 1048576:.1f}MB"
+                    )
+                await asyncio.to_thread(out.write, piece)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------------- removal
+
+
 async def delete_document(ws: Workspace, doc_id: str, *, delete_llm_cache: bool = False) -> str:
     """Remove a document and rebuild only the entities/relations its chunks touched.
 
@@ -110,6 +242,7 @@ async def delete_document(ws: Workspace, doc_id: str, *, delete_llm_cache: bool 
     stores = ws.stores
     record = await stores.doc_status.get(doc_id)
     if record is None:
+        ws.pipeline.log(f"Document {doc_id} not found")
         return f"Document {doc_id} not found"
     # The tombstone goes first: a pipeline step still running for this document
     # checks it after each write and undoes what it wrote (pipeline._guard).
@@ -142,6 +275,136 @@ async def delete_document(ws: Workspace, doc_id: str, *, delete_llm_cache: bool 
     return message
 
 
+class StatusJob:
+    """A delete or clear shown in ``pipeline_status`` while it runs (contract §4.6, §4.8).
+
+    The record is shared with the LocalRunner, which calls ``start_job`` whenever an
+    indexing run starts and sets ``busy=False`` when it ends. Deletes may run alongside
+    indexing (see pipeline._guard), but the record names one job, so a client polling it
+    must see a busy flag and a job_name that belong together. Hence a job takes the record
+    only while it is free (busy is false); it never overwrites a running indexing job (its
+    lines still reach the history); it takes the record back between documents once an
+    indexing run that started meanwhile has ended; and at the end it sets busy=false only
+    if it still holds the record, leaving job_name as the last job's name, as the runner does.
+    """
+
+    def __init__(self, ws: Workspace, name: str, total: int) -> None:
+        self._status = ws.pipeline
+        self.name = name
+        self.total = total
+        self.done = 0
+        self._started: str | None = None
+
+    @property
+    def holds(self) -> bool:
+        status = self._status
+        return status.busy and status.job_name == self.name and status.job_start == self._started
+
+    @property
+    def cancelled(self) -> bool:
+        """``/documents/cancel_pipeline`` was called while this job held the record."""
+        return self.holds and self._status.cancellation_requested
+
+    def claim(self) -> None:
+        if not self._status.busy:
+            self._status.start_job(self.name, self.total)
+            self._status.cur_batch = self.done
+            self._started = self._status.job_start
+
+    def log(self, message: str) -> None:
+        self._status.log(message)
+
+    def step(self) -> None:
+        """One item done: count it, and take the record back if it became free."""
+        self.done += 1
+        if self.holds:
+            self._status.cur_batch = self.done
+        self.claim()
+
+    def finish(self, message: str) -> None:
+        if self.holds:
+            self._status.busy = False
+            self._status.cancellation_requested = False
+        self._status.log(message)
+
+
+async def delete_documents(
+    ws: Workspace, doc_ids: Sequence[str], *, delete_llm_cache: bool = False,
+    files_in: Path | None = None,
+) -> int:
+    """Delete documents one by one as the ``Deleting N Documents`` job; returns how many.
+
+    ``files_in`` (the input folder) also removes each document's file. Stops between
+    documents when the job is cancelled; a document that fails is logged and skipped.
+    """
+    job = StatusJob(ws, f"Deleting {len(doc_ids)} Documents", len(doc_ids))
+    job.claim()
+    job.log(f"Deleting {len(doc_ids)} Documents")
+    deleted, verb = 0, "finished"
+    try:
+        for doc_id in doc_ids:
+            if job.cancelled:
+                verb = "cancelled"
+                break
+            deleted += await _delete_one(ws, doc_id, delete_llm_cache, files_in)
+            job.step()
+    finally:
+        job.finish(f"Deletion {verb}: {deleted} of {len(doc_ids)} documents deleted")
+    return deleted
+
+
+async def _delete_one(ws: Workspace, doc_id: str, delete_llm_cache: bool, files_in: Path | None) -> int:
+    record = await ws.stores.doc_status.get(doc_id)
+    try:
+        await delete_document(ws, doc_id, delete_llm_cache=delete_llm_cache)
+    except Exception as exc:  # noqa: BLE001 - one document must not stop the others
+        logger.exception("deleting %s failed", doc_id)
+        ws.pipeline.log(f"Failed to delete {doc_id}: {exc.__class__.__name__}: {exc}")
+        return 0
+    if record is None:
+        return 0
+    if files_in is not None:
+        name = canonical_basename(record.get("file_path"))
+        if name != UNKNOWN_SOURCE:
+            (files_in / name).unlink(missing_ok=True)
+    return 1
+
+
+@dataclass(frozen=True)
+class ClearResult:
+    dropped: int
+    failed: list[str]
+    files_deleted: int
+
+
+async def clear_documents(ws: Workspace, folder: Path) -> ClearResult:
+    """``DELETE /documents``: drop every store but the LLM cache, then the input files.
+
+    Runs as the ``Clearing Documents`` job, which starts with an empty history.
+    """
+    job = StatusJob(ws, "Clearing Documents", 0)
+    job.claim()
+    ws.pipeline.history_messages.clear()
+    ws.pipeline.total_messages = 0
+    job.log("Clearing Documents")
+    try:
+        dropped, failed = await ws.stores.drop_documents()
+        files = await asyncio.to_thread(_delete_top_level_files, folder)
+    finally:
+        job.finish("Document clearing finished")
+    return ClearResult(dropped, failed, files)
+
+
+def _delete_top_level_files(folder: Path) -> int:
+    """Delete the files directly in ``folder`` (subfolders such as __parsed__ stay)."""
+    deleted = 0
+    for path in folder.iterdir() if folder.is_dir() else []:
+        if path.is_file():
+            path.unlink(missing_ok=True)
+            deleted += 1
+    return deleted
+
+
 RETRYABLE = ("failed", "pending", "parsing", "analyzing", "processing")
 
 
@@ -161,3 +424,122 @@ async def retry_documents(ws: Workspace, statuses: Sequence[str] = RETRYABLE) ->
             )
         ids.append(record["id"])
     return ids
+
+
+# ------------------------------------------------------------- source conflicts
+
+
+def owns_source(record: DocStatusRecord) -> bool:
+    """Whether ``record`` claims its canonical basename.
+
+    Duplicate records, documents demoted by a conflict repair and texts without a
+    source never do.
+    """
+    meta = record.get("metadata") or {}
+    if meta.get("is_duplicate") or meta.get("demoted_by"):
+        return False
+    return canonical_basename(record.get("file_path")) != UNKNOWN_SOURCE
+
+
+async def sources_by_key(ws: Workspace) -> dict[str, list[DocStatusRecord]]:
+    """The documents owning each canonical basename, read from the whole of doc_status.
+
+    Keys are canonical basenames, so a document stored under a hinted name by an older
+    version is grouped with its canonical name.
+    """
+    found: dict[str, DocStatusRecord] = {}
+    page = 1
+    while True:
+        batch = await ws.stores.doc_status.page(
+            statuses=None, page=page, page_size=LISTING_PAGE, sort_field="id", sort_direction="asc"
+        )
+        found.update((record["id"], record) for record in batch.documents)
+        if not batch.documents or page * LISTING_PAGE >= batch.total_count:
+            break
+        page += 1
+    owners: dict[str, list[DocStatusRecord]] = defaultdict(list)
+    for record in found.values():
+        if owns_source(record):
+            owners[canonical_basename(record.get("file_path"))].append(record)
+    return owners
+
+
+async def source_conflicts(ws: Workspace) -> dict[str, list[str]]:
+    """Canonical basenames owned by several documents, sorted, with their sorted doc ids."""
+    owners = await sources_by_key(ws)
+    return {key: sorted(r["id"] for r in owners[key])
+            for key in sorted(owners) if len(owners[key]) > 1}
+
+
+def conflict_fingerprint(doc_ids: Sequence[str]) -> str:
+    """Identifies a conflict's set of documents, so a repair can check it did not change."""
+    return mdhash("\n".join(sorted(doc_ids)))
+
+
+@dataclass(frozen=True)
+class ConflictRepair:
+    canonical_source_key: str
+    primary_doc_id: str
+    candidate_count: int
+    fingerprint: str
+    demoted_doc_ids: list[str]
+    committed: bool
+
+
+async def repair_conflict(
+    ws: Workspace, key: str, primary_doc_id: str, *, expected_count: int | None = None,
+    expected_fingerprint: str | None = None, dry_run: bool = True,
+) -> ConflictRepair:
+    """Make ``primary_doc_id`` the only owner of ``key``; the other documents are demoted.
+
+    Demoting loses nothing: a demoted document keeps its content, chunks, graph facts,
+    status and file_path, and only gains ``metadata.demoted_by`` (the primary's id), so it
+    no longer counts for the name (scan, conflict listing). Delete it by id to drop it.
+    A dry run (the default) only reports what a commit would do.
+    """
+    async with ws.locks.hold([f"source:{key}"]):
+        ids = (await source_conflicts(ws)).get(key)
+        if ids is None:
+            raise UnknownConflictError(
+                f"No source conflict for '{key}'. List current conflicts with "
+                "GET /documents/source_conflicts."
+            )
+        _check_expected(key, ids, primary_doc_id, expected_count, expected_fingerprint)
+        demoted = [doc_id for doc_id in ids if doc_id != primary_doc_id]
+        if not dry_run:
+            await _demote(ws, demoted, primary_doc_id)
+    return ConflictRepair(key, primary_doc_id, len(ids), conflict_fingerprint(ids), demoted,
+                          committed=not dry_run)
+
+
+def _check_expected(
+    key: str, ids: list[str], primary: str, count: int | None, fingerprint: str | None
+) -> None:
+    if primary not in ids:
+        raise UnknownConflictError(
+            f"Document '{primary}' is not one of the documents named '{key}'. "
+            "Choose primary_doc_id among the conflict's doc ids."
+        )
+    if count is not None and count != len(ids):
+        raise ConflictChangedError(
+            f"'{key}' now has {len(ids)} candidate documents, not {count}. "
+            "Run a dry run again and confirm its result."
+        )
+    if fingerprint is not None and fingerprint != conflict_fingerprint(ids):
+        raise ConflictChangedError(
+            f"The documents named '{key}' changed since the fingerprint was taken. "
+            "Run a dry run again and confirm its result."
+        )
+
+
+async def _demote(ws: Workspace, doc_ids: Sequence[str], primary: str) -> None:
+    # Each row is read again just before it is written, so a status the pipeline set
+    # meanwhile is kept.
+    stamp = now_iso()
+    for doc_id in doc_ids:
+        record = await ws.stores.doc_status.get(doc_id)
+        if record is None:
+            continue
+        metadata = {**(record.get("metadata") or {}), "demoted_by": primary, "demoted_at": stamp}
+        await ws.stores.doc_status.upsert([DocStatusRecord(**{**record, "metadata": metadata})])
+        ws.pipeline.log(f"Demoted {doc_id} ({record.get('file_path')}): {primary} owns the name")

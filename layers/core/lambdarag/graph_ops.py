@@ -6,19 +6,18 @@ Design (issue 3, see docs/DEVELOPMENT.md "The fragment model"):
   with the synthetic chunk id ``manual-<md5(N)>`` (a relation edit of the sorted pair
   ``(A, B)`` as ``manual-<md5(A+B)>``) and a timestamp later than every other fragment
   of the key. The key is then re-merged with ``merge_entities`` / ``merge_relations``.
-* **The node shows exactly what the user set.** After the merge the node (edge) is
-  overwritten with the merged properties plus the user's values, and its vector is
-  re-embedded. ``entity_chunks`` / ``relation_chunks`` still list every fragment, so:
-  - a later document mentioning the key *extends* the user's description (the merge's
-    "only new fragments" path starts from the current, user-set description);
-  - deleting a document forces a rebuild from the remaining fragments, in which the
-    manual fragment is the newest one, so the edit is kept (it is the last piece of the
-    rebuilt description). Descriptions still extracted from the remaining documents are
-    kept next to it: the edit is never lost, but it does not erase other evidence.
-  - Limitation: after such a rebuild the entity type is the most common one among the
-    fragments (ties go to the oldest), so an edited type can give way to the type the
-    remaining extractions agree on. The node write after the merge is not under the
-    key's lock, so a merge running at the same instant may win over the overlay.
+* **The node shows exactly what the user set.** ``indexing/merge.py`` treats manual
+  fragments as authoritative: the description (a relation's keywords and weight)
+  restarts from the user's value and grows only with fragments newer than the edit,
+  and a manual entity type wins over extracted ones. So:
+  - a later document mentioning the key *extends* the user's description;
+  - deleting a document forces a rebuild that reproduces the user's values plus the
+    evidence added after the edit, never the evidence the edit replaced;
+  - fields a user leaves out stay empty in the manual fragment and keep following
+    the extracted evidence (editing only the type does not freeze the description).
+  After the merge the node (edge) is overlaid with the remaining user values
+  (``source_id``, ``file_path``) under the key's lock, and re-embedded when its text
+  changed.
 * **Deletes and renames rewrite fragments.** Fragments live per chunk, so removing or
   re-keying the fragments of one key rewrites every chunk that mentions it (read the
   chunk's fragments, change them, write them back). A deleted entity (and its
@@ -29,6 +28,7 @@ Design (issue 3, see docs/DEVELOPMENT.md "The fragment model"):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -165,9 +165,10 @@ async def _pairs_in_fragments(ws: Workspace, chunk_ids: Iterable[str], name: str
 async def _overlay_node(ws: Workspace, name: str, values: dict[str, Any]) -> dict[str, Any]:
     """Write ``values`` over the merged node and re-embed it when its text changed."""
     graph = ws.stores.graph
-    current = (await graph.get_nodes([name])).get(name, {})
-    props = {**current, **values, "entity_id": name}
-    await graph.upsert_nodes({name: props})
+    async with ws.locks.hold([f"e:{name}"]):
+        current = (await graph.get_nodes([name])).get(name, {})
+        props = {**current, **values, "entity_id": name}
+        await graph.upsert_nodes({name: props})
     changed = (current.get("description"), current.get("entity_type")) != (
         props.get("description"), props.get("entity_type")
     )
@@ -190,11 +191,12 @@ async def _embed_entity(ws: Workspace, name: str, props: dict[str, Any]) -> None
 async def _overlay_edge(ws: Workspace, pair: Pair, values: dict[str, Any]) -> dict[str, Any]:
     """Write ``values`` over the merged edge and re-embed it."""
     graph = ws.stores.graph
-    current = (await graph.get_edges([pair])).get(pair, {})
-    props = {**current, **values}
-    if "weight" in props:
-        props["weight"] = float(props["weight"])
-    await graph.upsert_edges({pair: props})
+    async with ws.locks.hold([f"r:{relation_key(*pair)}"]):
+        current = (await graph.get_edges([pair])).get(pair, {})
+        props = {**current, **values}
+        if "weight" in props:
+            props["weight"] = float(props["weight"])
+        await graph.upsert_edges({pair: props})
     content = f"{props.get('keywords', '')}\t{pair[0]}\n{pair[1]}\n{props.get('description', '')}"
     item = {
         "id": relation_vector_id(*pair), "src_id": pair[0], "tgt_id": pair[1],
@@ -214,14 +216,13 @@ async def _write_manual_entity(ws: Workspace, name: str, values: dict[str, Any])
     chunk_id = manual_entity_chunk(name)
     existing = (await ws.stores.fragments.entity_fragments([name]))[name]
     previous = next((f for f in existing if f["chunk_id"] == chunk_id), None)
-    node = (await ws.stores.graph.get_nodes([name])).get(name, {})
+    before: dict[str, Any] = dict(previous or {})
     fragment = EntityFragment(
         entity_name=name,
         chunk_id=chunk_id,
-        entity_type=str(values.get("entity_type") or (previous or {}).get("entity_type")
-                        or node.get("entity_type") or "UNKNOWN"),
-        description=str(values.get("description", (previous or {}).get("description", ""))),
-        file_path=str(values.get("file_path", (previous or {}).get("file_path", ""))),
+        entity_type=str(values.get("entity_type") or before.get("entity_type", "")),
+        description=str(values.get("description", before.get("description", ""))),
+        file_path=str(values.get("file_path", before.get("file_path", ""))),
         timestamp=_later_than(existing),
     )
 
@@ -229,6 +230,8 @@ async def _write_manual_entity(ws: Workspace, name: str, values: dict[str, Any])
         return [*(f for f in ents if f["entity_name"] != name), fragment], rels
 
     await _rewrite_chunks(ws, [chunk_id], replace)
+    if "description" in values:  # the description restarts from the user's text
+        await ws.stores.entity_chunks.delete([name])
     await merge_entities([name], ws.merge_context())
 
 
@@ -243,7 +246,7 @@ async def _write_manual_relation(ws: Workspace, pair: Pair, values: dict[str, An
         chunk_id=chunk_id,
         keywords=str(values.get("keywords", previous.get("keywords", ""))),
         description=str(values.get("description", previous.get("description", ""))),
-        weight=float(values.get("weight", previous.get("weight", 1.0))),
+        weight=float(values.get("weight", previous.get("weight", 0.0))),  # 0: not set
         file_path=str(values.get("file_path", previous.get("file_path", ""))),
         timestamp=_later_than(existing),
     )
@@ -253,6 +256,8 @@ async def _write_manual_relation(ws: Workspace, pair: Pair, values: dict[str, An
         return ents, [*others, fragment]
 
     await _rewrite_chunks(ws, [chunk_id], replace)
+    if "description" in values:  # the description restarts from the user's text
+        await ws.stores.relation_chunks.delete([relation_key(*pair)])
     await merge_relations([pair], ws.merge_context())
 
 
@@ -282,7 +287,6 @@ async def create_entity(ws: Workspace, name: str, data: dict[str, Any]) -> dict[
         raise GraphOpError(f"Entity '{name}' already exists")
     values = {k: v for k, v in data.items() if k not in {"entity_name", "entity_id"}}
     values.setdefault("description", "")
-    values.setdefault("entity_type", "UNKNOWN")
     values.setdefault("file_path", MANUAL_FILE_PATH)
     await _write_manual_entity(ws, name, values)
     scalars = {k: v for k, v in values.items() if isinstance(v, str | int | float | bool)}
@@ -303,9 +307,9 @@ async def create_relation(
     if await get_relation(ws, *pair) is not None:
         raise GraphOpError(f"Relation from '{source}' to '{target}' already exists")
     values = {k: v for k, v in data.items() if k not in {"src_id", "tgt_id"}}
+    _check_weight(values)
     values.setdefault("description", "")
     values.setdefault("keywords", "")
-    values.setdefault("weight", 1.0)
     values.setdefault("file_path", MANUAL_FILE_PATH)
     await _write_manual_relation(ws, pair, values)
     scalars = {k: v for k, v in values.items() if isinstance(v, str | int | float | bool)}
@@ -370,12 +374,20 @@ def _check_relation_update(updated: dict[str, Any]) -> None:
         raise GraphOpError(
             f"Fields {extra} cannot be updated; allowed: {sorted(RELATION_EDIT_KEYS)}"
         )
+    _check_weight(updated)
     for key, value in updated.items():
-        number = isinstance(value, int | float) and not isinstance(value, bool)
-        if key == "weight" and not number:
-            raise GraphOpError("Field 'weight' must be a number")
         if key != "weight" and not isinstance(value, str):
             raise GraphOpError(f"Field '{key}' must be a string")
+
+
+def _check_weight(values: dict[str, Any]) -> None:
+    """A relation weight, when given, is a finite non-negative number."""
+    if "weight" not in values:
+        return
+    value = values["weight"]
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if not number or not math.isfinite(value) or value < 0:
+        raise GraphOpError("Field 'weight' must be a non-negative number")
 
 
 async def edit_relation(

@@ -1,4 +1,10 @@
-"""Scanning INPUT_DIR: enqueue new files, move handled ones to ``__parsed__``."""
+"""Scanning INPUT_DIR: enqueue new files, move handled ones to ``__parsed__``.
+
+Files are classified by canonical basename (parser hint removed) against the documents
+that own that name: none (``claimed_new``), one (``processed`` or ``alias_duplicate``),
+or several (``source_conflict``: the file stays where it is until the conflict is
+repaired through ``/documents/source_conflicts/repair``).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from lambdarag import documents
-from lambdarag.indexing.parse import is_supported
+from lambdarag.indexing.parse import canonical_basename, is_supported
+from lambdarag.storage.base import DocStatusRecord
 from lambdarag.workspace import Workspace
 
 PARSED_DIR = "__parsed__"
@@ -60,24 +67,37 @@ def _free_name(folder: Path, name: str) -> Path:
     return target
 
 
+def _bucket(owners: list[DocStatusRecord], claimed: bool) -> str:
+    """The scan status counter of a file whose name ``owners`` own (``claimed``: in this scan)."""
+    if len(owners) > 1:
+        return "source_conflict"
+    if owners:
+        return "processed" if owners[0]["status"] == "processed" else "alias_duplicate"
+    return "alias_duplicate" if claimed else "claimed_new"
+
+
 async def scan_input_dir(ws: Workspace, folder: Path, job: ScanJob) -> list[str]:
     """Enqueue every supported file of ``folder``; returns the new doc ids."""
     parsed = folder / PARSED_DIR
     files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")) \
         if folder.is_dir() else []
+    owners = await documents.sources_by_key(ws) if files else {}
+    claimed: set[str] = set()
     new_docs: list[documents.NewDocument] = []
     for path in files:
-        if not is_supported(path.name):
+        name = canonical_basename(path.name)
+        if not is_supported(name):
             job.count("unsupported", path.name)
             continue
-        known = await ws.stores.doc_status.by_file_path(path.name)
+        bucket = _bucket(owners.get(name, []), name in claimed)
+        job.count(bucket, path.name)
+        if bucket == "source_conflict":
+            continue
         parsed.mkdir(exist_ok=True)
         target = _free_name(parsed, path.name)
         await asyncio.to_thread(shutil.move, path, target)
-        if known:
-            job.count("processed" if known[0]["status"] == "processed" else "alias_duplicate", path.name)
-            continue
-        job.count("claimed_new", path.name)
-        new_docs.append(documents.NewDocument(path.name, source_file=str(target)))
+        if bucket == "claimed_new":
+            claimed.add(name)
+            new_docs.append(documents.NewDocument(name, source_file=str(target)))
     result = await documents.enqueue(ws, new_docs, job.track_id)
     return result.doc_ids

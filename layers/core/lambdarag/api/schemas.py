@@ -7,33 +7,21 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from lambdarag.query.param import QueryParam
+from lambdarag.query.param import TOO_SHORT, QueryParam, english_weight
 
 MAX_QUERY_CHARS = 65536
 MAX_AGGREGATE_CHARS = 131072
-TOO_SHORT = (
-    "RAG query is too short. Enter at least 3 English characters or an equivalent combination "
-    "where each Chinese, Japanese or Korean character counts as 2."
-)
 DocStatusValue = Literal[
     "pending", "parsing", "analyzing", "processing", "preprocessed", "processed", "failed"
 ]
 
 
-def english_weight(text: str) -> int:
-    """Characters, with each CJK/Hangul/Kana character counting 2."""
-    return sum(2 if _is_cjk(ch) else 1 for ch in text if not ch.isspace())
-
-
-def _is_cjk(ch: str) -> bool:
-    code = ord(ch)
-    return (0x3040 <= code <= 0x30FF or 0x3400 <= code <= 0x4DBF or 0x4E00 <= code <= 0x9FFF
-            or 0xAC00 <= code <= 0xD7AF or 0xF900 <= code <= 0xFAFF)
-
-
 class InsertTextRequest(BaseModel):
     text: str = Field(min_length=1, description="The document text.", examples=["Alice works at Acme Corp."])
-    file_source: str | None = Field(None, description="Source name (basename kept).", examples=["notes.txt"])
+    file_source: str | None = Field(
+        None, description="Source name: its basename is kept and a parser hint such as "
+        "`.[mineru]` removed. Empty or missing means unknown_source.", examples=["notes.txt"],
+    )
 
     @field_validator("text")
     @classmethod
@@ -52,7 +40,10 @@ class InsertTextRequest(BaseModel):
 
 class InsertTextsRequest(BaseModel):
     texts: list[str] = Field(min_length=1, examples=[["First text.", "Second text."]])
-    file_sources: list[str] | None = Field(None, examples=[["a.txt", "b.txt"]])
+    file_sources: list[str] | None = Field(
+        None, description="One source name per text, unique by canonical basename (required; "
+        "checked by the route, which answers 400).", examples=[["a.txt", "b.txt"]],
+    )
 
     @field_validator("texts")
     @classmethod
@@ -60,12 +51,6 @@ class InsertTextsRequest(BaseModel):
         if any(not t.strip() for t in value):
             raise ValueError("every text must be non-empty")
         return [t.strip() for t in value]
-
-    @model_validator(mode="after")
-    def _lengths(self) -> InsertTextsRequest:
-        if self.file_sources is not None and len(self.file_sources) != len(self.texts):
-            raise ValueError("file_sources must have the same length as texts")
-        return self
 
 
 class InsertResponse(BaseModel):
@@ -81,7 +66,20 @@ class Message(BaseModel):
 
 
 class QueryRequest(BaseModel):
-    query: str = Field(max_length=MAX_QUERY_CHARS, examples=["Who works at Acme Corp?"])
+    """A question and its retrieval options (shared by /query, /query/stream and /query/data)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"query": "Who works at Acme Corp?", "mode": "mix", "include_references": True},
+        {"query": "Which pages mention the Helios probe?", "mode": "naive", "chunk_top_k": 5,
+         "include_chunk_content": True},
+    ]})
+
+    query: str = Field(
+        max_length=MAX_QUERY_CHARS,
+        description="The question. Not empty; except in bypass mode at least 3 English characters "
+        "(each Chinese, Japanese or Korean character counts as 2).",
+        examples=["Who works at Acme Corp?"],
+    )
     mode: Literal["local", "global", "hybrid", "naive", "mix", "bypass"] = "mix"
     only_need_context: bool | None = None
     only_need_prompt: bool | None = None
@@ -109,11 +107,15 @@ class QueryRequest(BaseModel):
             raise ValueError("each keyword must be at most 512 characters")
         return value
 
+    @field_validator("query")
+    @classmethod
+    def _not_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("Query must not be empty.")
+        return value.strip()
+
     @model_validator(mode="after")
     def _check_query(self) -> QueryRequest:
-        self.query = self.query.strip()
-        if not self.query:
-            raise ValueError("Query must not be empty.")
         if self.mode != "bypass" and english_weight(self.query) < 3:
             raise ValueError(TOO_SHORT)
         history = json.dumps([m.model_dump() for m in self.conversation_history or []])
@@ -151,11 +153,51 @@ class QueryResponse(BaseModel):
     response: str
     references: list[dict[str, Any]] | None = Field(
         None,
-        description="Cited files: {reference_id, file_path} and, with include_chunk_content, content.",
-        examples=[[{"reference_id": "1", "file_path": "report.pdf"}]],
+        description="Cited files: {reference_id, file_path}, plus pages, slides or sheets for PDF, "
+        "PPTX and XLSX files and, with include_chunk_content, content (the cited chunks' texts).",
+        examples=[[{"reference_id": "1", "file_path": "report.pdf", "pages": [2, 3]}]],
     )
     response_time: float | None = None
     llm_generated: bool = True
+
+
+class QueryDataResponse(BaseModel):
+    """/query/data's body: ``status`` is "success" or "failure" (then ``data`` is empty)."""
+
+    status: Literal["success", "failure"]
+    message: str
+    data: dict[str, Any]
+    metadata: dict[str, Any]
+
+
+class ErrorDetail(BaseModel):
+    """The body of a 4xx other than a validation error: what is wrong and what to fix."""
+
+    detail: str
+
+
+def example_response(
+    description: str, example: Any, media_type: str = "application/json"
+) -> dict[str, Any]:
+    """A route's ``responses`` entry: ``description`` and one example body."""
+    return {"description": description, "content": {media_type: {"example": example}}}
+
+
+def examples_response(description: str, examples: dict[str, Any]) -> dict[str, Any]:
+    """A route's ``responses`` entry with several JSON examples, keyed by their summary."""
+    named = {key: {"summary": key, "value": value} for key, value in examples.items()}
+    return {"description": description, "content": {"application/json": {"examples": named}}}
+
+
+def error_response(description: str, detail: str) -> dict[str, Any]:
+    """A route's ``responses`` entry for a ``{"detail": ...}`` error, with an example."""
+    return {"model": ErrorDetail, **example_response(description, {"detail": detail})}
+
+
+def validation_example(loc: list[str | int], msg: str, kind: str) -> dict[str, Any]:
+    """A route's ``openapi_extra``: an example added to FastAPI's generated 422 response."""
+    error = {"type": kind, "loc": loc, "msg": msg}
+    return {"responses": {"422": {"content": {"application/json": {"example": {"detail": [error]}}}}}}
 
 
 class DocStatusResponse(BaseModel):
@@ -261,3 +303,36 @@ class ScanResponse(BaseModel):
     status: Literal["scanning_started", "scanning_skipped_pipeline_busy"]
     message: str
     track_id: str
+
+
+class SourceConflict(BaseModel):
+    canonical_source_key: str
+    candidate_count: int
+    sample_doc_ids: list[str]
+
+
+class SourceConflictsResponse(BaseModel):
+    conflicts: list[SourceConflict]
+    next_cursor: str | None = Field(description="Pass it as ``cursor`` for the next page; "
+                                    "null on the last page.")
+
+
+class RepairConflictRequest(BaseModel):
+    canonical_source_key: str = Field(min_length=1, examples=["report.pdf"])
+    primary_doc_id: str = Field(min_length=1, examples=["doc-3f2c2f5bd3c1ba2c6a1e0e1c9ad8e2c4"])
+    expected_candidate_count: int | None = Field(
+        None, ge=1, description="candidate_count of the dry run; 409 if it changed since."
+    )
+    expected_candidate_fingerprint: str | None = Field(
+        None, description="fingerprint of the dry run; 409 if the candidates changed since."
+    )
+    dry_run: bool = Field(True, description="true: only report what a commit would do.")
+
+
+class RepairConflictResponse(BaseModel):
+    canonical_source_key: str
+    primary_doc_id: str
+    candidate_count: int
+    fingerprint: str
+    demoted_sample_doc_ids: list[str]
+    committed: bool

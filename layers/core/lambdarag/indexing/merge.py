@@ -3,6 +3,12 @@
 A node or edge is a function of its fragments. Merging reads them all, reuses the
 current description when only new fragments arrived (so summaries are not redone
 on every document), and rebuilds from scratch when fragments were removed.
+
+User edits (``graph_ops``) are *manual* fragments, chunk id ``manual-<hash>``. A
+manual fragment outranks the evidence older than it: the description (and a
+relation's keywords and weight) restart from the user's text and only grow with
+fragments written after the edit, and a manual entity type wins over the extracted
+ones. A rebuild therefore reproduces exactly what the user set plus later evidence.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ import asyncio
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from lambdarag.indexing.summarize import SummaryOptions, summarize_descriptions
 from lambdarag.llm.base import EmbeddingBinding
@@ -21,6 +27,8 @@ from lambdarag.stores import KeyedLocks, Stores
 from lambdarag.utils import mdhash, now_unix
 
 UNKNOWN_TYPE = "UNKNOWN"
+MANUAL_CHUNK_PREFIX = "manual-"
+F = TypeVar("F", EntityFragment, RelationFragment)
 
 
 @dataclass(frozen=True)
@@ -85,24 +93,63 @@ def _file_paths(paths: list[str], options: MergeOptions) -> str:
     return GRAPH_FIELD_SEP.join(unique)
 
 
+def is_manual(fragment: EntityFragment | RelationFragment) -> bool:
+    """Whether the fragment holds a user's edit rather than extracted evidence."""
+    return fragment["chunk_id"].startswith(MANUAL_CHUNK_PREFIX)
+
+
+def _ordered(fragments: Sequence[F]) -> list[F]:
+    """Oldest first; on a tie a manual fragment goes first (it predates the tie)."""
+    return sorted(
+        fragments, key=lambda f: (f.get("timestamp", 0), not is_manual(f), f["chunk_id"])
+    )
+
+
+def _since_edit(ordered: list[F], field: str) -> list[F]:
+    """The fragments from the last manual one that sets ``field`` on (all when none does)."""
+    starts = [i for i, f in enumerate(ordered) if is_manual(f) and f.get(field)]
+    return ordered[starts[-1]:] if starts else ordered
+
+
 def _descriptions(
-    fragments: Sequence[EntityFragment] | Sequence[RelationFragment],
+    ordered: list[EntityFragment] | list[RelationFragment],
     current: dict[str, Any] | None,
     reflected: list[str] | None,
 ) -> list[str] | None:
     """Descriptions to merge, or None when nothing changed since the last merge.
 
     When every fragment the current description reflects is still there, only the
-    new fragments are added to it; otherwise the description is rebuilt.
+    new fragments are added to it; otherwise the description is rebuilt from the
+    last manual description on.
     """
-    chunk_ids = {f["chunk_id"] for f in fragments}
+    chunk_ids = {f["chunk_id"] for f in ordered}
     if current and reflected is not None and set(reflected) <= chunk_ids:
-        new = [f["description"] for f in fragments if f["chunk_id"] not in set(reflected)]
+        seen = set(reflected)
+        new = [f["description"] for f in ordered if f["chunk_id"] not in seen]
         if not new:
             return None
         return _dedupe([*str(current.get("description", "")).split(GRAPH_FIELD_SEP), *new])
-    ordered = sorted(fragments, key=lambda f: (f.get("timestamp", 0), f["chunk_id"]))
-    return _dedupe([f["description"] for f in ordered])
+    return _dedupe([f["description"] for f in _since_edit(ordered, "description")])
+
+
+def _entity_type(ordered: list[EntityFragment]) -> str:
+    """The user's type when one was set, else the most common extracted one (oldest wins ties)."""
+    manual = [f["entity_type"] for f in ordered if is_manual(f) and f.get("entity_type")]
+    if manual:
+        return manual[-1]
+    types = Counter(f["entity_type"] for f in ordered if f.get("entity_type"))
+    return types.most_common(1)[0][0] if types else UNKNOWN_TYPE
+
+
+def _relation_text(ordered: list[RelationFragment], chunk_count: int) -> tuple[str, float]:
+    """Keywords and weight: the user's values plus later evidence, else everything's."""
+    since = _since_edit(ordered, "keywords")
+    keywords = sorted({k.strip() for f in since for k in f.get("keywords", "").split(",")} - {""})
+    weighted = _since_edit(ordered, "weight")
+    weight = sum(float(f.get("weight", 1.0)) for f in weighted)
+    if weighted is ordered:  # no manual weight: at least one per supporting chunk
+        weight = max(weight, chunk_count)
+    return ",".join(keywords), float(weight)
 
 
 async def _embed_upsert(
@@ -147,20 +194,22 @@ async def _plan_entity(
     if not fragments:
         return (name, None, [])
     reflected = reflected_entry.get("chunk_ids") if reflected_entry else None
-    descriptions = _descriptions(fragments, node, reflected)
-    if descriptions is None:
+    ordered = _ordered(fragments)
+    descriptions = _descriptions(ordered, node, reflected)
+    entity_type = _entity_type(ordered)
+    if descriptions is None and node and node.get("entity_type") == entity_type:
         return None
+    if descriptions is None:  # only the type changed (a manual type edit)
+        descriptions = [str(node.get("description", ""))] if node else []
     description, used_llm = await summarize_descriptions(
         "entity", name, descriptions, llm=ctx.llm, options=ctx.options.summary
     )
     report.llm_summaries += used_llm
-    ordered = sorted(fragments, key=lambda f: (f.get("timestamp", 0), f["chunk_id"]))
-    types = Counter(f["entity_type"] for f in ordered)
     chunk_ids = _dedupe([f["chunk_id"] for f in ordered])
     options = ctx.options
     props = {
         "entity_id": name,
-        "entity_type": types.most_common(1)[0][0],
+        "entity_type": entity_type,
         "description": description,
         "source_id": GRAPH_FIELD_SEP.join(
             _limit(chunk_ids, options.max_source_ids_per_entity, options.source_ids_limit_method)
@@ -270,22 +319,25 @@ async def _plan_relation(
     if not fragments:
         return (pair, None, [])
     reflected = reflected_entry.get("chunk_ids") if reflected_entry else None
-    descriptions = _descriptions(fragments, edge, reflected)
-    if descriptions is None:
+    ordered = _ordered(fragments)
+    chunk_ids = _dedupe([f["chunk_id"] for f in ordered])
+    keywords, weight = _relation_text(ordered, len(chunk_ids))
+    descriptions = _descriptions(ordered, edge, reflected)
+    unchanged = edge and (edge.get("keywords"), edge.get("weight")) == (keywords, weight)
+    if descriptions is None and unchanged:
         return None
+    if descriptions is None:  # only keywords or weight changed (a manual edit)
+        descriptions = [str(edge.get("description", ""))] if edge else []
     description, used_llm = await summarize_descriptions(
         "relation", f"{pair[0]} - {pair[1]}", descriptions, llm=ctx.llm,
         options=ctx.options.summary,
     )
     report.llm_summaries += used_llm
-    ordered = sorted(fragments, key=lambda f: (f.get("timestamp", 0), f["chunk_id"]))
-    keywords = sorted({k.strip() for f in ordered for k in f.get("keywords", "").split(",")} - {""})
-    chunk_ids = _dedupe([f["chunk_id"] for f in ordered])
     options = ctx.options
     props = {
-        "weight": float(max(sum(float(f.get("weight", 1.0)) for f in ordered), len(chunk_ids))),
+        "weight": weight,
         "description": description,
-        "keywords": ",".join(keywords),
+        "keywords": keywords,
         "source_id": GRAPH_FIELD_SEP.join(
             _limit(chunk_ids, options.max_source_ids_per_relation, options.source_ids_limit_method)
         ),

@@ -13,10 +13,13 @@ from __future__ import annotations
 import asyncio
 import codecs
 import io
+import re
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+from lambdarag.utils import canonical_source
 
 Section = tuple[str, dict[str, Any]]
 
@@ -34,10 +37,25 @@ ZIP_BOMB_RATIO = 100  # uncompressed / compressed ...
 ZIP_BOMB_MIN_SIZE = 50 * 1024 * 1024  # ... above this many uncompressed bytes
 MAX_PDF_PAGES = 2000
 MAX_TEXT_CHARS = 50_000_000
+# ``report.[mineru].pdf``: a bracketed parser hint just before the extension (contract §4.3)
+_PARSER_HINT = re.compile(r"^(?P<stem>.+)\.\[[^\[\]./\\]+\](?P<suffix>\.[^.]+)$")
 
 
 class ParseError(ValueError):
     """The file cannot be turned into text; the message says why."""
+
+
+def canonical_basename(file_source: str | None) -> str:
+    """The name a document is known by: the basename, without a parser hint.
+
+    ``docs/q1.[mineru].pdf`` becomes ``q1.pdf``; empty and placeholder names become
+    ``unknown_source``. In LightRAG 1.5 the hint picks a parsing engine; this server has
+    one parser per file type, so the hint is only removed. Stored ``file_path`` values,
+    duplicate checks (409) and extension checks all use this name.
+    """
+    name = canonical_source(file_source)
+    hinted = _PARSER_HINT.match(name)
+    return f"{hinted['stem']}{hinted['suffix']}" if hinted else name
 
 
 def is_supported(filename: str) -> bool:

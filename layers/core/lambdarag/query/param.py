@@ -10,6 +10,21 @@ from lambdarag.llm.base import ChatMessage
 
 Mode = Literal["local", "global", "hybrid", "naive", "mix", "bypass"]
 MODES: tuple[str, ...] = ("local", "global", "hybrid", "naive", "mix", "bypass")
+TOO_SHORT = (
+    "RAG query is too short. Enter at least 3 English characters or an equivalent combination "
+    "where each Chinese, Japanese or Korean character counts as 2."
+)
+
+
+def english_weight(text: str) -> int:
+    """Characters, with each CJK/Hangul/Kana character counting 2 (a RAG query needs 3)."""
+    return sum(2 if _is_cjk(ch) else 1 for ch in text if not ch.isspace())
+
+
+def _is_cjk(ch: str) -> bool:
+    code = ord(ch)
+    return (0x3040 <= code <= 0x30FF or 0x3400 <= code <= 0x4DBF or 0x4E00 <= code <= 0x9FFF
+            or 0xAC00 <= code <= 0xD7AF or 0xF900 <= code <= 0xFAFF)
 
 
 @dataclass(frozen=True)

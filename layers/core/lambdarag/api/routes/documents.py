@@ -1,15 +1,28 @@
-"""``/documents/*``: insert texts and files, follow their status, delete them."""
+"""``/documents/*``: insert texts and files, follow their status, delete them (contract §4).
+
+Thin: wire shapes and status codes here, the work in ``lambdarag.documents`` and
+``lambdarag.scan``. Refusals are ``documents.DocumentRequestError`` subclasses, which
+``_as_http`` turns into 4xx answers whose detail says what to change.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import re
-import unicodedata
+import base64
+import binascii
 from collections import Counter
-from pathlib import Path
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, HTTPException, Response, UploadFile
+from fastapi import (
+    APIRouter,
+    BackgroundTasks,
+    File,
+    HTTPException,
+    Query,
+    Response,
+    UploadFile,
+)
 
 from lambdarag import documents
 from lambdarag.api.deps import EngineDep, SettingsDep, WorkspaceDep
@@ -24,36 +37,87 @@ from lambdarag.api.schemas import (
     PaginatedDocsRequest,
     PaginatedDocsResponse,
     PaginationInfo,
+    RepairConflictRequest,
+    RepairConflictResponse,
     ReprocessResponse,
     ScanResponse,
+    SourceConflict,
+    SourceConflictsResponse,
     StatusCountsResponse,
     StatusMessage,
     TrackStatusResponse,
+    error_response,
+    example_response,
+    examples_response,
 )
 from lambdarag.config import Settings
 from lambdarag.documents import NewDocument
 from lambdarag.engine import Engine
-from lambdarag.indexing.parse import SUPPORTED_EXTENSIONS, is_supported
+from lambdarag.indexing.parse import SUPPORTED_EXTENSIONS, canonical_basename
 from lambdarag.scan import ScanJob, scan_input_dir
-from lambdarag.utils import UNKNOWN_SOURCE, canonical_source, new_track_id
+from lambdarag.utils import UNKNOWN_SOURCE, new_track_id
 from lambdarag.workspace import Workspace
 
 router = APIRouter(prefix="/documents", tags=["documents"])
-PIECE = 1024 * 1024
-_UNSAFE = re.compile(r"[/\\:]")
+
+_STATUS_CODES: dict[type[documents.DocumentRequestError], int] = {
+    documents.InvalidSourceError: 400,
+    documents.UnknownConflictError: 404,
+    documents.SourceExistsError: 409,
+    documents.ConflictChangedError: 409,
+    documents.FileTooLargeError: 413,
+}
+BAD_CURSOR = ("Invalid cursor: pass the next_cursor of the previous response, "
+              "or no cursor for the first page")
+TEXTS_NEED_SOURCES = "A valid file_source is required for each text"
 
 
-async def _reject_known_sources(ws: Workspace, sources: list[str], verb: str) -> None:
-    for source in sources:
-        if source == UNKNOWN_SOURCE:
-            continue
-        existing = await ws.stores.doc_status.by_file_path(source)
-        if existing:
-            raise HTTPException(
-                409,
-                f"Document storage already contains '{source}' (Status: {existing[0]['status']}). "
-                f"Delete the existing record before {verb}.",
-            )
+@contextmanager
+def _as_http() -> Iterator[None]:
+    try:
+        yield
+    except documents.DocumentRequestError as exc:
+        raise HTTPException(_STATUS_CODES[type(exc)], str(exc)) from exc
+
+
+# ------------------------------------------------------------------ OpenAPI examples
+
+TRACK_ID = "insert_20250101_120000_1a2b3c4d"
+DOC_ID = "doc-3f2c2f5bd3c1ba2c6a1e0e1c9ad8e2c4"
+DOC = {"id": DOC_ID, "content_summary": "Alice Smith founded Acme Corp in Berlin.",
+       "content_length": 1520, "status": "processed", "created_at": "2025-01-01T12:00:00+00:00",
+       "updated_at": "2025-01-01T12:00:09+00:00", "track_id": TRACK_ID, "chunks_count": 2,
+       "error_msg": None, "metadata": {"process_start_time": 1735732800,
+                                       "process_end_time": 1735732809},
+       "file_path": "acme.txt"}
+BACKGROUND = "Processing will continue in background."
+TEXT_EXISTS = ("Document storage already contains 'acme.txt' (Status: processed). "
+               "Delete the existing record before re-inserting.")
+COUNTS = {**dict.fromkeys(DOC_STATUSES, 0), "processed": 1, "all": 1}
+PIPELINE = {
+    "autoscanned": False, "busy": True, "job_name": "Deleting 2 Documents",
+    "job_start": "2025-01-01T12:00:00+00:00", "docs": 2, "batchs": 2, "cur_batch": 1,
+    "request_pending": False, "latest_message": f"Deleted document {DOC_ID} (acme.txt): ...",
+    "history_messages": ["Deleting 2 Documents", f"Deleted document {DOC_ID} (acme.txt): ..."],
+    "cancellation_requested": False, "scanning": False, "destructive_busy": False,
+    "pending_enqueues": 0, "update_status": {},
+}
+SCAN_STATUS = {
+    "track_id": "scan_20250101_120000_1a2b3c4d", "status": "completed",
+    "counts": {"claimed_new": 1, "source_conflict": 1}, "counters_dropped": 0,
+    "samples": {"claimed_new": {"items": ["notes.md"], "truncated": False, "dropped": 0},
+                "source_conflict": {"items": ["report.pdf"], "truncated": False, "dropped": 0}},
+    "created_at": 1735732800.0, "updated_at": 1735732801.0, "version": 2,
+    "message": "1 new files enqueued",
+}
+REPAIR = {"canonical_source_key": "report.pdf", "primary_doc_id": DOC_ID, "candidate_count": 2,
+          "fingerprint": "9b0f6c2d4c7f4e55a1f1d1d0c2a3b4c5",
+          "demoted_sample_doc_ids": ["doc-8d777f385d3dfec8815d20f7496026dc"], "committed": False}
+
+
+def _inserted(message: str, track_id: str = TRACK_ID) -> dict[int | str, Any]:
+    return {200: example_response("Accepted; follow it with /documents/track_status.",
+                                  {"status": "success", "message": message, "track_id": track_id})}
 
 
 async def _enqueue(engine: Engine, ws: Workspace, docs: list[NewDocument], track_id: str) -> None:
@@ -62,105 +126,134 @@ async def _enqueue(engine: Engine, ws: Workspace, docs: list[NewDocument], track
         await engine.runner.submit(ws.name, result.doc_ids)
 
 
-@router.post("/text", response_model=InsertResponse, summary="Insert one text")
+# ----------------------------------------------------------------------- intake
+
+
+@router.post(
+    "/text", response_model=InsertResponse, summary="Insert one text",
+    responses={**_inserted(f"Text successfully received. {BACKGROUND}"),
+               409: error_response("A document already has this file_source.", TEXT_EXISTS)},
+)
 async def insert_text(body: InsertTextRequest, engine: EngineDep, ws: WorkspaceDep) -> InsertResponse:
-    """Store the text as a PENDING document and index it in the background."""
-    source = canonical_source(body.file_source)
-    await _reject_known_sources(ws, [source], "re-inserting")
+    """Store the text as a PENDING document and index it in the background.
+
+    ``file_source`` is reduced to its canonical basename (no folders, no parser hint); a
+    name already stored is refused with 409.
+    """
+    source = canonical_basename(body.file_source)
+    with _as_http():
+        await documents.reject_known_sources(ws, [source], "re-inserting")
     track_id = new_track_id("insert")
     await _enqueue(engine, ws, [NewDocument(source, body.text)], track_id)
-    return InsertResponse(
-        status="success",
-        message="Text successfully received. Processing will continue in background.",
-        track_id=track_id,
-    )
+    return InsertResponse(status="success", message=f"Text successfully received. {BACKGROUND}",
+                          track_id=track_id)
 
 
-@router.post("/texts", response_model=InsertResponse, summary="Insert several texts")
-async def insert_texts(body: InsertTextsRequest, engine: EngineDep, ws: WorkspaceDep) -> InsertResponse:
-    sources = [canonical_source(s) for s in body.file_sources or [None] * len(body.texts)]
-    known = [s for s in sources if s != UNKNOWN_SOURCE]
-    if len(set(known)) != len(known):
+def _text_sources(body: InsertTextsRequest) -> list[str]:
+    """The canonical basenames of ``file_sources``: one valid, unique name per text."""
+    raw = body.file_sources or []
+    sources = [canonical_basename(s) for s in raw]
+    if (len(sources) != len(body.texts) or UNKNOWN_SOURCE in sources
+            or any(ord(c) < 32 for s in raw for c in s)):
+        raise HTTPException(400, TEXTS_NEED_SOURCES)
+    if len(set(sources)) != len(sources):
         raise HTTPException(400, "file_sources must be unique by filename")
-    await _reject_known_sources(ws, sources, "re-inserting")
+    return sources
+
+
+@router.post(
+    "/texts", response_model=InsertResponse, summary="Insert several texts",
+    responses={**_inserted(f"Texts successfully received. {BACKGROUND}"),
+               400: error_response("file_sources missing, invalid or not unique.",
+                                   TEXTS_NEED_SOURCES),
+               409: error_response("A document already has one of the names.", TEXT_EXISTS)},
+)
+async def insert_texts(body: InsertTextsRequest, engine: EngineDep, ws: WorkspaceDep) -> InsertResponse:
+    """Store the texts as PENDING documents and index them in the background.
+
+    ``file_sources`` is required: one name per text, unique by canonical basename and not
+    stored yet.
+    """
+    sources = _text_sources(body)
+    with _as_http():
+        await documents.reject_known_sources(ws, sources, "re-inserting")
     track_id = new_track_id("insert")
     docs = [NewDocument(s, t) for s, t in zip(sources, body.texts, strict=True)]
     await _enqueue(engine, ws, docs, track_id)
-    return InsertResponse(
-        status="success",
-        message="Texts successfully received. Processing will continue in background.",
-        track_id=track_id,
-    )
+    return InsertResponse(status="success", message=f"Texts successfully received. {BACKGROUND}",
+                          track_id=track_id)
 
 
-def _safe_filename(raw: str | None) -> str:
-    name = raw or ""
-    if not name:
-        raise HTTPException(400, "Filename cannot be empty")
-    if name != name.strip() or any(unicodedata.category(c) in {"Cc", "Cs"} for c in name):
-        raise HTTPException(400, "Invalid filename")
-    if _UNSAFE.search(name) or name in {".", ".."}:
-        raise HTTPException(400, "Unsafe filename detected")
-    return name
+async def _pieces(file: UploadFile) -> AsyncIterator[bytes]:
+    while piece := await file.read(documents.PIECE):
+        yield piece
 
 
-@router.post("/upload", response_model=InsertResponse, summary="Upload a file")
+@router.post(
+    "/upload", response_model=InsertResponse, summary="Upload a file",
+    responses={
+        **_inserted(f"File 'report.pdf' uploaded successfully. {BACKGROUND}",
+                    "upload_20250101_120000_1a2b3c4d"),
+        400: error_response("Empty, invalid or unsafe filename, or an unsupported type.",
+                            "Unsafe filename detected"),
+        409: error_response("The name is already stored or waiting in the input directory.",
+                            "Document storage already contains 'report.pdf' (Status: processed). "
+                            "Delete the existing record before re-uploading."),
+        413: error_response("Larger than MAX_UPLOAD_SIZE.",
+                            "File too large. Maximum size: 100.0MB, uploaded: 101.0MB"),
+    },
+)
 async def upload(
-    file: UploadFile, engine: EngineDep, settings: SettingsDep, ws: WorkspaceDep
+    file: Annotated[UploadFile | str, File(description="The file, sent with its name.")],
+    engine: EngineDep, settings: SettingsDep, ws: WorkspaceDep,
 ) -> InsertResponse:
-    """Save the file under INPUT_DIR and index it in the background."""
-    name = _safe_filename(file.filename)
-    if not is_supported(name):
-        raise HTTPException(400, f"Unsupported file type. Supported types: ({', '.join(SUPPORTED_EXTENSIONS)})")
-    folder = _input_folder(settings, ws).resolve()
-    target = (folder / name).resolve()
-    if target.parent != folder:
-        raise HTTPException(400, "Unsafe filename detected")
-    await _reject_known_sources(ws, [name], "re-uploading")
-    if target.exists():
-        raise HTTPException(
-            409, f"Input directory already contains a file with the same canonical basename ({name}). "
-            "Delete the existing record before re-uploading.",
-        )
-    await _save(file, target, settings.max_upload_size or 0)
+    """Save the file under INPUT_DIR and index it in the background.
+
+    The stored name is the canonical basename: ``report.[mineru].pdf`` is saved and
+    listed as ``report.pdf``.
+    """
+    if isinstance(file, str):  # a multipart part with an empty filename arrives as text
+        raise HTTPException(400, "Filename cannot be empty")
+    folder = documents.input_folder(settings.input_dir, ws.name)
+    with _as_http():
+        doc = await documents.store_file(ws, folder, file.filename, _pieces(file),
+                                         settings.max_upload_size or 0)
     track_id = new_track_id("upload")
-    await _enqueue(engine, ws, [NewDocument(name, source_file=str(target))], track_id)
+    await _enqueue(engine, ws, [doc], track_id)
     return InsertResponse(
         status="success",
-        message=f"File '{name}' uploaded successfully. Processing will continue in background.",
+        message=f"File '{doc.file_path}' uploaded successfully. {BACKGROUND}",
         track_id=track_id,
     )
 
 
-async def _save(file: UploadFile, target: Path, limit: int) -> None:
-    """Stream the upload to ``target`` in 1 MiB pieces, enforcing MAX_UPLOAD_SIZE."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.part")
-    size = 0
-    try:
-        with partial.open("wb") as out:
-            while piece := await file.read(PIECE):
-                size += len(piece)
-                if limit and size > limit:
-                    raise HTTPException(
-                        413, f"File too large. Maximum size: {limit / 1048576:.1f}MB, "
-                        f"uploaded: {size / 1048576:.1f}MB",
-                    )
-                await asyncio.to_thread(out.write, piece)
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
+# ------------------------------------------------------------------------ status
 
 
-@router.get("/pipeline_status", summary="Indexing pipeline state")
-async def pipeline_status(engine: EngineDep, ws: WorkspaceDep) -> dict[str, object]:
-    status = ws.pipeline.as_dict()
-    status["busy"] = engine.runner.is_busy(ws.name)
-    return status
+@router.get(
+    "/pipeline_status", summary="Indexing pipeline state",
+    responses={200: example_response("The workspace's pipeline record (here during a delete).",
+                                     PIPELINE)},
+)
+async def pipeline_status(ws: WorkspaceDep) -> dict[str, object]:
+    """The current or last job of the workspace: indexing, ``Deleting N Documents`` or
+    ``Clearing Documents``, with the last 1000 history messages."""
+    return ws.pipeline.as_dict()
 
 
-@router.get("/track_status/{track_id}", response_model=TrackStatusResponse)
+@router.get(
+    "/track_status/{track_id}", response_model=TrackStatusResponse,
+    summary="Documents of a track id",
+    responses={
+        200: example_response("The documents created by the request of that track id.",
+                              {"track_id": TRACK_ID, "documents": [DOC], "total_count": 1,
+                               "status_summary": {"processed": 1}}),
+        400: error_response("A blank track id.", "Track ID cannot be empty"),
+    },
+)
 async def track_status(track_id: str, ws: WorkspaceDep) -> TrackStatusResponse:
+    """Every document (duplicates included) created by the request that returned
+    ``track_id``; an unknown id gives an empty list."""
     if not track_id.strip():
         raise HTTPException(400, "Track ID cannot be empty")
     records = await ws.stores.doc_status.by_track_id(track_id.strip())
@@ -172,36 +265,6 @@ async def track_status(track_id: str, ws: WorkspaceDep) -> TrackStatusResponse:
     )
 
 
-@router.delete("/delete_document", response_model=DeleteDocResponse)
-async def delete_document(
-    body: DeleteDocRequest, ws: WorkspaceDep, settings: SettingsDep, tasks: BackgroundTasks
-) -> DeleteDocResponse:
-    """Delete documents in the background; allowed while indexing runs."""
-    ids = ", ".join(body.doc_ids)
-
-    async def run() -> None:
-        ws.pipeline.log(f"Deleting {len(body.doc_ids)} Documents")
-        for doc_id in body.doc_ids:
-            record = await ws.stores.doc_status.get(doc_id)
-            await documents.delete_document(ws, doc_id, delete_llm_cache=body.delete_llm_cache)
-            if body.delete_file and record:
-                folder = _input_folder(settings, ws)
-                (folder / canonical_source(record.get("file_path"))).unlink(missing_ok=True)
-
-    tasks.add_task(run)
-    return DeleteDocResponse(
-        status="deletion_started",
-        message=f"Document deletion for {len(body.doc_ids)} documents has been initiated. "
-        "Processing will continue in background.",
-        doc_id=ids,
-    )
-
-
-def _input_folder(settings: Settings, ws: Workspace) -> Path:
-    """INPUT_DIR, or INPUT_DIR/<workspace> for a named workspace."""
-    return settings.input_dir / ws.name if ws.name else settings.input_dir
-
-
 async def _all_counts(ws: Workspace) -> dict[str, int]:
     counts = await ws.stores.doc_status.status_counts()
     full = {status: counts.get(status, 0) for status in DOC_STATUSES}
@@ -209,8 +272,15 @@ async def _all_counts(ws: Workspace) -> dict[str, int]:
     return full
 
 
-@router.post("/paginated", response_model=PaginatedDocsResponse, summary="Paged document list")
+@router.post(
+    "/paginated", response_model=PaginatedDocsResponse, summary="Paged document list",
+    responses={200: example_response("One page, its position and the counts per status.", {
+        "documents": [DOC], "status_counts": COUNTS,
+        "pagination": {"page": 1, "page_size": 50, "total_count": 1, "total_pages": 1,
+                       "has_next": False, "has_prev": False}})},
+)
 async def paginated(body: PaginatedDocsRequest, ws: WorkspaceDep) -> PaginatedDocsResponse:
+    """Documents filtered by status and sorted; ``status_counts`` covers every status."""
     found = await ws.stores.doc_status.page(
         statuses=body.statuses(), page=body.page, page_size=body.page_size,
         sort_field=body.sort_field, sort_direction=body.sort_direction,
@@ -226,12 +296,21 @@ async def paginated(body: PaginatedDocsRequest, ws: WorkspaceDep) -> PaginatedDo
     )
 
 
-@router.get("/status_counts", response_model=StatusCountsResponse, summary="Counts per status")
+@router.get(
+    "/status_counts", response_model=StatusCountsResponse, summary="Counts per status",
+    responses={200: example_response("Every status, zeros included, and all.",
+                                     {"status_counts": COUNTS})},
+)
 async def status_counts(ws: WorkspaceDep) -> StatusCountsResponse:
+    """How many documents are in each status, plus ``all``."""
     return StatusCountsResponse(status_counts=await _all_counts(ws))
 
 
-@router.get("", summary="Documents grouped by status (LightRAG 1.4 route)")
+@router.get(
+    "", summary="Documents grouped by status (LightRAG 1.4 route)",
+    responses={200: example_response("At most 1000 documents.", {"statuses": {
+        "pending": [], "processing": [], "preprocessed": [], "processed": [DOC], "failed": []}})},
+)
 async def list_documents(ws: WorkspaceDep) -> dict[str, dict[str, list[DocStatusResponse]]]:
     """At most 1000 documents, taken round-robin across the statuses."""
     groups = {s: await ws.stores.doc_status.by_status([s])
@@ -247,42 +326,94 @@ async def list_documents(ws: WorkspaceDep) -> dict[str, dict[str, list[DocStatus
     return {"statuses": picked}
 
 
-@router.get("/supported_file_types", summary="File types accepted by /documents/upload")
+@router.get(
+    "/supported_file_types", summary="File types accepted by /documents/upload",
+    responses={200: example_response("Sent with Cache-Control: no-store.", {
+        "supported_extensions": [".docx", ".md", ".pdf", ".txt"],
+        "engines": {"legacy": [".docx", ".md", ".pdf", ".txt"]}})},
+)
 async def supported_file_types(response: Response) -> dict[str, object]:
+    """The upload allow-list; this server has one parsing engine, ``legacy``."""
     response.headers["Cache-Control"] = "no-store"
     response.headers["Vary"] = "LIGHTRAG-WORKSPACE"
     extensions = sorted(SUPPORTED_EXTENSIONS)
     return {"supported_extensions": extensions, "engines": {"legacy": extensions}}
 
 
-@router.delete("", response_model=StatusMessage, summary="Delete every document")
-async def clear_documents(engine: EngineDep, settings: SettingsDep, ws: WorkspaceDep) -> StatusMessage:
-    """Drop all document data of the workspace (not the LLM cache) and its input files."""
-    if engine.runner.is_busy(ws.name):
+# ---------------------------------------------------------------------- removal
+
+
+@router.delete(
+    "/delete_document", response_model=DeleteDocResponse, summary="Delete documents by id",
+    responses={200: example_response("Started; follow it in /documents/pipeline_status.", {
+        "status": "deletion_started", "doc_id": DOC_ID,
+        "message": f"Document deletion for 1 documents has been initiated. {BACKGROUND}"})},
+)
+async def delete_document(
+    body: DeleteDocRequest, ws: WorkspaceDep, settings: SettingsDep, tasks: BackgroundTasks
+) -> DeleteDocResponse:
+    """Delete documents in the background, rebuilding what their chunks touched.
+
+    Allowed while indexing runs. The job shows in ``pipeline_status`` as
+    ``Deleting N Documents`` and stops between documents on ``cancel_pipeline``.
+    """
+    folder = documents.input_folder(settings.input_dir, ws.name)
+    tasks.add_task(documents.delete_documents, ws, body.doc_ids,
+                   delete_llm_cache=body.delete_llm_cache,
+                   files_in=folder if body.delete_file else None)
+    return DeleteDocResponse(
+        status="deletion_started",
+        message=f"Document deletion for {len(body.doc_ids)} documents has been initiated. "
+        f"{BACKGROUND}",
+        doc_id=", ".join(body.doc_ids),
+    )
+
+
+@router.delete(
+    "", response_model=StatusMessage, summary="Delete every document",
+    responses={200: examples_response("Cleared, partly cleared, or refused while busy.", {
+        "success": {"status": "success",
+                    "message": "All documents cleared successfully. Deleted 3 files."},
+        "busy": {"status": "busy", "message": "Pipeline is busy"}})},
+)
+async def clear_documents(settings: SettingsDep, ws: WorkspaceDep) -> StatusMessage:
+    """Drop all document data of the workspace (not the LLM cache) and its input files.
+
+    Refused with ``busy`` while indexing or a delete runs.
+    """
+    if ws.pipeline.busy:
         return StatusMessage(status="busy", message="Pipeline is busy")
-    ws.pipeline.history_messages.clear()
-    ws.pipeline.log("Clearing Documents")
-    dropped, failed = await ws.stores.drop_documents()
-    folder = _input_folder(settings, ws)
-    deleted = 0
-    for path in folder.iterdir() if folder.is_dir() else []:
-        if path.is_file():
-            path.unlink(missing_ok=True)
-            deleted += 1
-    if not dropped:
-        return StatusMessage(status="fail", message="All storage drop operations failed. Aborting document clearing process.")
-    if failed:
-        return StatusMessage(status="partial_success", message=f"Cleared documents with some errors. Deleted {deleted} files.")
-    return StatusMessage(status="success", message=f"All documents cleared successfully. Deleted {deleted} files.")
+    result = await documents.clear_documents(ws, documents.input_folder(settings.input_dir, ws.name))
+    if not result.dropped:
+        return StatusMessage(status="fail", message="All storage drop operations failed. "
+                             "Aborting document clearing process.")
+    if result.failed:
+        return StatusMessage(status="partial_success", message="Cleared documents with some "
+                             f"errors. Deleted {result.files_deleted} files.")
+    return StatusMessage(status="success", message="All documents cleared successfully. "
+                         f"Deleted {result.files_deleted} files.")
 
 
-@router.post("/clear_cache", response_model=StatusMessage, summary="Drop the LLM response cache")
+@router.post(
+    "/clear_cache", response_model=StatusMessage, summary="Drop the LLM response cache",
+    responses={200: example_response("Dropped.", {"status": "success",
+                                                  "message": "Successfully cleared all cache"})},
+)
 async def clear_cache(ws: WorkspaceDep) -> StatusMessage:
+    """Drop every cached LLM answer of the workspace; any body is ignored."""
     await ws.stores.llm_response_cache.drop()
     return StatusMessage(status="success", message="Successfully cleared all cache")
 
 
-@router.post("/reprocess_failed", response_model=ReprocessResponse, summary="Retry failed documents")
+# ----------------------------------------------------------------- pipeline control
+
+
+@router.post(
+    "/reprocess_failed", response_model=ReprocessResponse, summary="Retry failed documents",
+    responses={200: example_response("Started.", {
+        "status": "reprocessing_started", "track_id": "",
+        "message": "Reprocessing of failed documents has been initiated (2 documents)."})},
+)
 async def reprocess_failed(engine: EngineDep, ws: WorkspaceDep) -> ReprocessResponse:
     """Failed, pending and interrupted documents go through the pipeline again."""
     ids = await documents.retry_documents(ws)
@@ -294,10 +425,22 @@ async def reprocess_failed(engine: EngineDep, ws: WorkspaceDep) -> ReprocessResp
     )
 
 
-@router.post("/cancel_pipeline", response_model=StatusMessage, summary="Cancel the running pipeline")
-async def cancel_pipeline(engine: EngineDep, ws: WorkspaceDep) -> StatusMessage:
-    if not engine.runner.is_busy(ws.name):
-        return StatusMessage(status="not_busy", message="Pipeline is not currently running. No cancellation needed.")
+@router.post(
+    "/cancel_pipeline", response_model=StatusMessage, summary="Cancel the running pipeline",
+    responses={200: examples_response("Requested, or nothing to cancel.", {
+        "cancellation_requested": {
+            "status": "cancellation_requested",
+            "message": "Pipeline cancellation has been requested. "
+                       "Documents will be marked as FAILED."},
+        "not_busy": {"status": "not_busy", "message": "Pipeline is not currently running. "
+                                                      "No cancellation needed."}})},
+)
+async def cancel_pipeline(ws: WorkspaceDep) -> StatusMessage:
+    """Stop the job ``pipeline_status`` shows: indexing marks its documents FAILED
+    (``User cancelled``); a delete stops before its next document."""
+    if not ws.pipeline.busy:
+        return StatusMessage(status="not_busy", message="Pipeline is not currently running. "
+                             "No cancellation needed.")
     ws.pipeline.cancellation_requested = True
     ws.pipeline.log("Cancellation requested")
     return StatusMessage(
@@ -306,30 +449,133 @@ async def cancel_pipeline(engine: EngineDep, ws: WorkspaceDep) -> StatusMessage:
     )
 
 
-@router.post("/scan", response_model=ScanResponse, summary="Index new files of INPUT_DIR")
+# -------------------------------------------------------------------------- scan
+
+
+@router.post(
+    "/scan", response_model=ScanResponse, summary="Index new files of INPUT_DIR",
+    responses={200: example_response("Started; follow it with /documents/scan/status.", {
+        "status": "scanning_started", "track_id": SCAN_STATUS["track_id"],
+        "message": "Scanning process has been initiated in the background"})},
+)
 async def scan(engine: EngineDep, settings: SettingsDep, ws: WorkspaceDep, tasks: BackgroundTasks) -> ScanResponse:
-    """Retry failed documents, enqueue new files and move them to ``__parsed__``."""
+    """Retry failed documents, enqueue new files and move them to ``__parsed__``.
+
+    A file whose canonical basename several documents own is left in place and counted
+    as ``source_conflict``.
+    """
     job = ScanJob(new_track_id("scan"))
     engine.scan_jobs[job.track_id] = job
-
-    async def run() -> None:
-        try:
-            retry = await documents.retry_documents(ws, ("failed",))
-            new = await scan_input_dir(ws, _input_folder(settings, ws), job)
-            await engine.runner.submit(ws.name, retry + new)
-            job.status, job.message = "completed", f"{len(new)} new files enqueued"
-        except Exception as exc:  # noqa: BLE001 - the job record reports it
-            job.status, job.message = "failed", f"{exc.__class__.__name__}: {exc}"
-
-    tasks.add_task(run)
+    tasks.add_task(_run_scan, engine, settings, ws, job)
     return ScanResponse(status="scanning_started",
                         message="Scanning process has been initiated in the background",
                         track_id=job.track_id)
 
 
-@router.get("/scan/status/{track_id}", summary="Status of a scan")
+async def _run_scan(engine: Engine, settings: Settings, ws: Workspace, job: ScanJob) -> None:
+    try:
+        retry = await documents.retry_documents(ws, ("failed",))
+        new = await scan_input_dir(ws, documents.input_folder(settings.input_dir, ws.name), job)
+        await engine.runner.submit(ws.name, retry + new)
+        job.status, job.message = "completed", f"{len(new)} new files enqueued"
+    except Exception as exc:  # noqa: BLE001 - the job record reports it
+        job.status, job.message = "failed", f"{exc.__class__.__name__}: {exc}"
+
+
+@router.get(
+    "/scan/status/{track_id}", summary="Status of a scan",
+    responses={200: example_response("Counters and sample file names per bucket.", SCAN_STATUS),
+               404: error_response("No scan has this track id.",
+                                   "Scan job scan_20250101_120000_1a2b3c4d not found")},
+)
 async def scan_status(track_id: str, engine: EngineDep) -> dict[str, object]:
+    """Progress of one scan started by ``POST /documents/scan`` in this process."""
     job = engine.scan_jobs.get(track_id)
     if job is None:
         raise HTTPException(404, f"Scan job {track_id} not found")
     return job.as_dict()
+
+
+# -------------------------------------------------------------- source conflicts
+
+
+def _cursor(key: str) -> str:
+    return base64.urlsafe_b64encode(key.encode()).decode("ascii")
+
+
+def _after(cursor: str | None) -> str | None:
+    """The last key of the previous page, from its ``next_cursor``."""
+    if not cursor:
+        return None
+    try:
+        key = base64.b64decode(cursor.encode("ascii"), altchars=b"-_", validate=True).decode()
+    except (binascii.Error, UnicodeError):
+        raise HTTPException(400, BAD_CURSOR) from None
+    if _cursor(key) != cursor:
+        raise HTTPException(400, BAD_CURSOR)
+    return key
+
+
+@router.get(
+    "/source_conflicts", response_model=SourceConflictsResponse,
+    summary="Names owned by several documents",
+    responses={
+        200: example_response("One page of conflicts, sorted by key.", {
+            "conflicts": [{"canonical_source_key": "report.pdf", "candidate_count": 2,
+                           "sample_doc_ids": REPAIR["demoted_sample_doc_ids"] + [DOC_ID]}],
+            "next_cursor": None}),
+        400: error_response("A cursor that no page returned.", BAD_CURSOR),
+    },
+)
+async def source_conflicts(
+    ws: WorkspaceDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+) -> SourceConflictsResponse:
+    """Canonical basenames that several documents claim (e.g. data written by older
+    versions); scans leave such files alone until the conflict is repaired."""
+    after = _after(cursor)
+    conflicts = await documents.source_conflicts(ws)
+    keys = [key for key in conflicts if after is None or key > after]
+    page = keys[:limit]
+    return SourceConflictsResponse(
+        conflicts=[SourceConflict(canonical_source_key=key, candidate_count=len(conflicts[key]),
+                                  sample_doc_ids=conflicts[key][: documents.SAMPLE_IDS])
+                   for key in page],
+        next_cursor=_cursor(page[-1]) if len(keys) > limit else None,
+    )
+
+
+@router.post(
+    "/source_conflicts/repair", response_model=RepairConflictResponse,
+    summary="Pick the document that owns a name",
+    responses={
+        200: example_response("What was (or, in a dry run, would be) demoted.", REPAIR),
+        404: error_response("No conflict under that key, or the primary is not a candidate.",
+                            "No source conflict for 'report.pdf'. List current conflicts "
+                            "with GET /documents/source_conflicts."),
+        409: error_response("The candidates changed since the dry run.",
+                            "'report.pdf' now has 3 candidate documents, not 2. "
+                            "Run a dry run again and confirm its result."),
+    },
+)
+async def repair_source_conflict(body: RepairConflictRequest, ws: WorkspaceDep) -> RepairConflictResponse:
+    """Make ``primary_doc_id`` the only owner of ``canonical_source_key``.
+
+    Demoting keeps the other documents whole (content, chunks, graph facts, status and
+    file_path stay); they get ``metadata.demoted_by`` and stop counting for the name.
+    Delete them by id to drop them. Run with ``dry_run=true`` (the default) first, then
+    commit with its ``candidate_count`` and ``fingerprint`` as the expected values.
+    """
+    with _as_http():
+        repair = await documents.repair_conflict(
+            ws, body.canonical_source_key, body.primary_doc_id,
+            expected_count=body.expected_candidate_count,
+            expected_fingerprint=body.expected_candidate_fingerprint, dry_run=body.dry_run,
+        )
+    return RepairConflictResponse(
+        canonical_source_key=repair.canonical_source_key, primary_doc_id=repair.primary_doc_id,
+        candidate_count=repair.candidate_count, fingerprint=repair.fingerprint,
+        demoted_sample_doc_ids=repair.demoted_doc_ids[: documents.SAMPLE_IDS],
+        committed=repair.committed,
+    )

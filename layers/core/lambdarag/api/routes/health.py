@@ -8,14 +8,94 @@ from fastapi import APIRouter
 
 from lambdarag import API_VERSION, __version__
 from lambdarag.api.deps import EngineDep, SettingsDep, WorkspaceDep
+from lambdarag.api.schemas import example_response
+from lambdarag.config import Settings
+from lambdarag.engine import Engine
+from lambdarag.workspace import Workspace
 
 router = APIRouter(tags=["health"])
 
+# Rerank is not implemented (docs/DEVELOPMENT.md): /health reports LightRAG's "no reranker"
+# values, with its defaults for the settings a reranker would use.
+NO_RERANK = {"enable_rerank": False, "rerank_binding": "null", "rerank_model": None,
+             "rerank_binding_host": None, "rerank_timeout": 30, "min_rerank_score": 0.0}
+STORAGE_KINDS = ("kv_storage", "doc_status_storage", "graph_storage", "vector_storage")
 
-@router.get("/health", summary="Liveness and configuration")
-async def health(engine: EngineDep, settings: SettingsDep, ws: WorkspaceDep) -> dict[str, Any]:
+HEALTH_EXAMPLE = {
+    "status": "healthy", "auth_mode": "disabled", "core_version": "0.1.0", "api_version": "0344",
+    "webui_available": False, "workspace_available": False, "api_docs_available": True,
+    "webui_title": None, "webui_description": None, "ai_content_notice_enabled": False,
+    "pipeline_busy": False, "pipeline_active": False,
+    "working_directory": "./rag_storage", "input_directory": "./inputs",
+    "configuration": {
+        "llm_binding": "openai", "llm_binding_host": "https://api.openai.com/v1",
+        "llm_model": "gpt-4o-mini", "embedding_binding": "openai",
+        "embedding_binding_host": "https://api.openai.com/v1",
+        "embedding_model": "text-embedding-3-large", "summary_max_tokens": 1200,
+        "summary_context_size": 12000, "kv_storage": "JsonKVStorage",
+        "doc_status_storage": "JsonDocStatusStorage", "graph_storage": "NetworkXStorage",
+        "vector_storage": "NanoVectorDBStorage", "enable_llm_cache_for_extract": True,
+        "enable_llm_cache": True, "vlm_process_enable": False, "workspace": "",
+        "storage_workspaces": dict.fromkeys(STORAGE_KINDS, ""), "max_graph_nodes": 1000,
+        **NO_RERANK, "rerank_max_async": 4, "summary_language": "English",
+        "force_llm_summary_on_merge": 8, "max_parallel_insert": 3, "cosine_threshold": 0.2,
+        "related_chunk_number": 5, "max_async": 4, "llm_timeout": 240,
+        "embedding_func_max_async": 8, "embedding_batch_num": 10, "embedding_timeout": 30,
+    },
+    "server_mode": "uvicorn", "workers": 1, "graph": {"nodes": 11, "edges": 11},
+    "llm_usage": {"calls": 42, "cache_hits": 7, "prompt_tokens": 51234,
+                  "completion_tokens": 8123},
+}
+
+
+def _configuration(engine: Engine, settings: Settings, ws: Workspace) -> dict[str, Any]:
     llm, emb = engine.llm.config, engine.embedder.config
+    return {
+        "llm_binding": llm.binding,
+        "llm_binding_host": llm.host,
+        "llm_model": llm.model,
+        "embedding_binding": emb.binding,
+        "embedding_binding_host": emb.host,
+        "embedding_model": emb.model,
+        "summary_max_tokens": settings.summary_max_tokens,
+        "summary_context_size": settings.summary_context_size,
+        "kv_storage": settings.lightrag_kv_storage,
+        "doc_status_storage": settings.lightrag_doc_status_storage,
+        "graph_storage": settings.lightrag_graph_storage,
+        "vector_storage": settings.lightrag_vector_storage,
+        "enable_llm_cache_for_extract": settings.enable_llm_cache_for_extract,
+        "enable_llm_cache": settings.enable_llm_cache,
+        "vlm_process_enable": False,
+        "workspace": ws.name,
+        "storage_workspaces": dict.fromkeys(STORAGE_KINDS, ws.name),
+        "max_graph_nodes": settings.max_graph_nodes,
+        **NO_RERANK,
+        "rerank_max_async": settings.max_async,
+        "summary_language": settings.summary_language,
+        "force_llm_summary_on_merge": settings.force_llm_summary_on_merge,
+        "max_parallel_insert": settings.max_parallel_insert,
+        "cosine_threshold": settings.cosine_threshold,
+        "related_chunk_number": settings.related_chunk_number,
+        "max_async": settings.max_async,
+        "llm_timeout": settings.llm_timeout,
+        "embedding_func_max_async": settings.embedding_func_max_async,
+        "embedding_batch_num": settings.embedding_batch_num,
+        "embedding_timeout": settings.embedding_timeout,
+    }
+
+
+@router.get(
+    "/health", summary="Liveness and configuration",
+    responses={200: example_response("The server is up; its versions and configuration.",
+                                     HEALTH_EXAMPLE)},
+)
+async def health(engine: EngineDep, settings: SettingsDep, ws: WorkspaceDep) -> dict[str, Any]:
+    """Always 200 while the server runs. ``pipeline_busy`` is true while documents of the
+    request's workspace (header ``LIGHTRAG-WORKSPACE``) are being indexed; ``graph`` and
+    ``llm_usage`` (LambdaRAG additions) count that workspace's nodes, edges and LLM tokens.
+    """
     nodes, edges = await ws.stores.graph.counts()
+    busy = engine.runner.is_busy(ws.name)
     return {
         "status": "healthy",
         "auth_mode": "disabled",
@@ -27,39 +107,11 @@ async def health(engine: EngineDep, settings: SettingsDep, ws: WorkspaceDep) -> 
         "webui_title": settings.webui_title,
         "webui_description": settings.webui_description,
         "ai_content_notice_enabled": False,
-        "pipeline_busy": engine.runner.is_busy(ws.name),
-        "pipeline_active": engine.runner.is_busy(ws.name),
+        "pipeline_busy": busy,
+        "pipeline_active": busy,
         "working_directory": str(settings.working_dir),
         "input_directory": str(settings.input_dir),
-        "configuration": {
-            "llm_binding": llm.binding,
-            "llm_binding_host": llm.host,
-            "llm_model": llm.model,
-            "embedding_binding": emb.binding,
-            "embedding_binding_host": emb.host,
-            "embedding_model": emb.model,
-            "summary_max_tokens": settings.summary_max_tokens,
-            "summary_context_size": settings.summary_context_size,
-            "kv_storage": settings.lightrag_kv_storage,
-            "doc_status_storage": settings.lightrag_doc_status_storage,
-            "graph_storage": settings.lightrag_graph_storage,
-            "vector_storage": settings.lightrag_vector_storage,
-            "enable_llm_cache_for_extract": settings.enable_llm_cache_for_extract,
-            "enable_llm_cache": settings.enable_llm_cache,
-            "workspace": ws.name,
-            "max_graph_nodes": settings.max_graph_nodes,
-            "enable_rerank": False,
-            "summary_language": settings.summary_language,
-            "force_llm_summary_on_merge": settings.force_llm_summary_on_merge,
-            "max_parallel_insert": settings.max_parallel_insert,
-            "cosine_threshold": settings.cosine_threshold,
-            "related_chunk_number": settings.related_chunk_number,
-            "max_async": settings.max_async,
-            "llm_timeout": settings.llm_timeout,
-            "embedding_func_max_async": settings.embedding_func_max_async,
-            "embedding_batch_num": settings.embedding_batch_num,
-            "embedding_timeout": settings.embedding_timeout,
-        },
+        "configuration": _configuration(engine, settings, ws),
         "server_mode": "uvicorn",
         "workers": 1,
         "graph": {"nodes": nodes, "edges": edges},

