@@ -45,6 +45,7 @@ _HEADING = re.compile(r"^---.*---$", re.MULTILINE)
 _FENCED = re.compile(r"```[^\n]*\n(.*?)```", re.DOTALL)
 _SUMMARY_NAME = re.compile(r'descriptions of the [^"]*"(.+?)"(?=[,.\s])', re.DOTALL)
 _REFERENCE_LINE = re.compile(r"^\[\d+\]")
+_CHAT_HISTORY = re.compile(r"<chat_history>\s*(.*?)\s*</chat_history>", re.DOTALL)
 _SUMMARY_LIMIT = 800
 
 
@@ -77,7 +78,8 @@ class Relation:
 
 
 def respond(system: str | None, messages: Sequence[dict[str, str]]) -> str:
-    """The answer to a chat request: extraction, gleaning, summary, keywords, RAG answer or echo."""
+    """The answer to a chat request: extraction, gleaning, summary, keywords, RAG answer,
+    a chat-client task (title, tags, follow-ups) or echo."""
     last_user = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
     everything = "\n".join([system or "", *(m["content"] for m in messages)])
     if "---Task: continue extraction---" in last_user:
@@ -90,6 +92,9 @@ def respond(system: str | None, messages: Sequence[dict[str, str]]) -> str:
         return summarize(everything)
     if "high_level_keywords" in everything:
         return keywords(section(everything, "---Query---"))
+    task = chat_task(last_user)
+    if task is not None:
+        return task
     return ("[system] " if system else "") + "Echo: " + last_user
 
 
@@ -287,6 +292,36 @@ def _json_lines(text: str) -> list[dict[str, object]]:
             if isinstance(record, dict):
                 records.append(record)
     return records
+
+
+# --- chat-client tasks -------------------------------------------------------------------
+
+
+def chat_task(prompt: str) -> str | None:
+    """The JSON a title, tags or follow-up prompt asks for (Open WebUI's task prompts).
+
+    Such a prompt holds ``<chat_history>`` with ``USER:``/``ASSISTANT:`` lines and names
+    the JSON key it wants. The answer is built from the first USER line; any other
+    prompt gives None.
+    """
+    history = _CHAT_HISTORY.search(prompt)
+    if history is None:
+        return None
+    first_user = next(
+        (line[len("USER:") :].strip() for line in history.group(1).splitlines()
+         if line.startswith("USER:")),
+        "",
+    )
+    names = [m.name for s in sentences(first_user) for m in mentions(s) if m.name not in QUESTION_WORDS]
+    topic = ", ".join(dict.fromkeys(names)) or "this topic"
+    if '"follow_ups"' in prompt:
+        return json.dumps({"follow_ups": [f"What else is known about {topic}?",
+                                          f"Which documents mention {topic}?"]})
+    if '"tags"' in prompt:
+        return json.dumps({"tags": list(dict.fromkeys(names))[:3] or ["General"]})
+    if '"title"' in prompt:
+        return json.dumps({"title": " ".join(first_user.split()[:5]) or "New Chat"})
+    return None
 
 
 # --- embeddings -----------------------------------------------------------------------

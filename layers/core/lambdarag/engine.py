@@ -132,6 +132,10 @@ class Engine:
                 )
         return self._workspaces[key]
 
+    def workspace_names(self) -> list[str]:
+        """Every workspace with stored data or opened by this process, sorted ("" is the root)."""
+        return sorted({*self._stored_workspaces(), *self._workspaces})
+
     async def start(self) -> int:
         """Start the runner and resume the unfinished documents of every stored workspace."""
         self.runner.start()

@@ -178,3 +178,10 @@ Reference Document List:
 """
 
 USER_QUERY_SEPARATOR = "---User Query---"
+
+# The user turn of a chat "Continue response" (Open WebUI): the partial answer is the last
+# assistant message of the history, and only the rest of it may come back.
+CHAT_CONTINUE = """---Task: continue your answer---
+Your previous message stopped before it was finished. Continue it exactly where it stopped,
+mid-sentence or mid-word if need be. Do not repeat any of it, do not start over, and add no
+preamble or comment: reply with only the text that comes next."""

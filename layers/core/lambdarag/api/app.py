@@ -11,16 +11,39 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from lambdarag import __version__
-from lambdarag.api.routes import documents, graph, health, query
+from lambdarag.api.routes import documents, graph, health, ollama, openai_api, query
 from lambdarag.config import Settings
 from lambdarag.engine import Engine
 
 logger = logging.getLogger(__name__)
 
-DESCRIPTION = (
-    "A LightRAG-compatible graph-RAG server: upload documents, query them in the modes "
-    "local, global, hybrid, naive, mix and bypass."
-)
+DESCRIPTION = """A LightRAG-compatible graph-RAG server: upload documents, then query them in
+the modes local, global, hybrid, naive, mix and bypass.
+
+* Every route honours the `LIGHTRAG-WORKSPACE` header (characters outside `[A-Za-z0-9_]`
+  become `_`); without it the server's `WORKSPACE` is used.
+* Errors are `{"detail": "..."}` saying what to fix. Invalid input is 422 with FastAPI's
+  `{"detail": [{loc, msg, type}]}`, except `/query/data`, which answers 400 in its own
+  `{"status": "failure", "message": "Validation error: ..."}` shape.
+* References, and `/query/data` chunks, carry `pages`, `slides` or `sheets` for PDF, PPTX and
+  XLSX files.
+"""
+TAGS = [
+    {"name": "health", "description": "Liveness, versions and the server configuration."},
+    {"name": "documents",
+     "description": "Upload, insert, scan, list and delete documents; the indexing pipeline."},
+    {"name": "query",
+     "description": "Answers as JSON or an NDJSON stream, and retrieval-only structured data."},
+    {"name": "graph",
+     "description": "Entity names, subgraphs, and manual edits of entities and relations."},
+    {"name": "ollama",
+     "description": "Ollama-compatible chat, generate and embeddings for Open WebUI and other "
+                    "chat front ends. Each workspace is a model: `lightrag:latest` is the "
+                    "request's workspace, `lightrag:<workspace>` any other."},
+    {"name": "openai",
+     "description": "OpenAI-compatible models, chat completions (SSE) and embeddings, also "
+                    "under `/api/v1`. Models are workspaces, as on the Ollama API."},
+]
 
 
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
@@ -37,12 +60,15 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         finally:
             await app.state.engine.aclose()
 
-    app = FastAPI(title="LambdaRAG", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="LambdaRAG", version=__version__, description=DESCRIPTION,
+                  openapi_tags=TAGS, lifespan=lifespan)
     app.state.settings = settings
     app.include_router(health.router)
     app.include_router(documents.router)
     app.include_router(query.router)
     app.include_router(graph.router)
+    app.include_router(ollama.router)
+    app.include_router(openai_api.router)
     app.add_exception_handler(Exception, _internal_error)
     return app
 

@@ -106,13 +106,20 @@ def _answer_cache_key(ws: Workspace, param: QueryParam, query: str, hl: list[str
     return f"{param.mode}:query:{mdhash(json.dumps(material, ensure_ascii=False, sort_keys=True))}"
 
 
-async def aquery(ws: Workspace, query: str, param: QueryParam) -> QueryResult:
-    """Answer ``query`` in ``param.mode``; see QueryResult for the shapes."""
+async def aquery(
+    ws: Workspace, query: str, param: QueryParam, *, prompt: str | None = None
+) -> QueryResult:
+    """Answer ``query`` in ``param.mode``; see QueryResult for the shapes.
+
+    ``prompt`` is the user turn sent to the LLM when it differs from the text retrieval
+    uses (a chat "continue" instruction); it defaults to ``query`` and is never cached.
+    """
     history = list(param.conversation_history)
+    asked = query if prompt is None else prompt
     if param.mode == "bypass":
         if param.stream:
-            return QueryResult(stream=ws.llm.stream(query, history=history))
-        text, _ = await ws.llm.complete(query, history=history, cache_type="query", use_cache=False)
+            return QueryResult(stream=ws.llm.stream(asked, history=history))
+        text, _ = await ws.llm.complete(asked, history=history, cache_type="query", use_cache=False)
         return QueryResult(response=text)
     found = await retrieve_context(ws, query, param)
     if found is None:
@@ -125,7 +132,7 @@ async def aquery(ws: Workspace, query: str, param: QueryParam) -> QueryResult:
     if param.only_need_prompt:
         return QueryResult(response=f"{system}\n\n{prompts.USER_QUERY_SEPARATOR}\n{query}",
                            references=references, llm_generated=False, retrieval=found)
-    cacheable = ws.query.enable_llm_cache and not history
+    cacheable = ws.query.enable_llm_cache and not history and prompt is None
     key = _answer_cache_key(ws, param, query, found.high_level_keywords, found.low_level_keywords)
     if cacheable:
         hit = await ws.llm.cache.get_by_id(key)
@@ -133,10 +140,10 @@ async def aquery(ws: Workspace, query: str, param: QueryParam) -> QueryResult:
             ws.llm.usage.cache_hits += 1
             return QueryResult(response=hit["return"], references=references, retrieval=found)
     if param.stream:
-        stream = ws.llm.stream(query, system_prompt=system, history=history)
+        stream = ws.llm.stream(asked, system_prompt=system, history=history)
         return QueryResult(stream=stream, references=references, retrieval=found)
     text, _ = await ws.llm.complete(
-        query, system_prompt=system, history=history, cache_type="query",
+        asked, system_prompt=system, history=history, cache_type="query",
         use_cache=cacheable, mode=param.mode, key=key,
     )
     return QueryResult(response=text, references=references, retrieval=found)
