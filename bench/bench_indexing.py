@@ -81,11 +81,13 @@ def calls_by_kind(fake: FakeLLMServer) -> dict[str, int]:
     return kinds
 
 
-async def index(fake: FakeLLMServer, docs: dict[str, str], workdir: Path) -> tuple[float, Engine]:
+async def index(
+    fake: FakeLLMServer, docs: dict[str, str], workdir: Path, **overrides: Any
+) -> tuple[float, Engine]:
     settings = load_settings(
         working_dir=workdir, llm_binding="openai", llm_model="fake-llm",
         llm_binding_host=fake.openai_url, embedding_binding="openai", embedding_model="fake-embed",
-        embedding_binding_host=fake.openai_url, embedding_dim=1024, max_async=4,
+        embedding_binding_host=fake.openai_url, embedding_dim=1024, max_async=4, **overrides,
     )
     engine = Engine(settings)
     ws = await engine.workspace()
