@@ -39,6 +39,7 @@ QUESTION_WORDS = frozenset(
 )
 
 _CAPITALISED_RUN = re.compile(r"[A-Z][\w\-]*(?:\s+[A-Z][\w\-]*)*")
+_MARKED = re.compile(r"\[\[(.+?)\]\]")
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\n+")
 _ACRONYM = re.compile(r"\b[A-Z]{2,6}\b")
 _HEADING = re.compile(r"^---.*---$", re.MULTILINE)
@@ -130,8 +131,17 @@ def sentences(text: str) -> list[str]:
 
 
 def mentions(sentence: str) -> list[Mention]:
-    """Capitalised runs of ``sentence`` minus leading stopwords; lone acronyms are left to gleaning."""
-    found = []
+    """Capitalised runs of ``sentence`` minus leading stopwords; lone acronyms are left to gleaning.
+
+    ``[[any name]]`` marks a name verbatim (quotes, symbols, any script), so tests can make
+    the fake LLM return names no capitalised run would give; the marked text is not searched
+    for capitalised runs.
+    """
+    found = [
+        Mention(m.group(1), _entity_type(m.group(1), False), m.start(), m.end())
+        for m in _MARKED.finditer(sentence)
+    ]
+    sentence = _unmarked(sentence)
     for match in _CAPITALISED_RUN.finditer(sentence):
         words = match.group(0).split()
         dropped = []
@@ -145,7 +155,12 @@ def mentions(sentence: str) -> list[Mention]:
         after_place_word = after_place_word or sentence[:start].lower().endswith(("in ", "at "))
         kind = _entity_type(name, after_place_word)
         found.append(Mention(name, kind, start, match.end()))
-    return found
+    return sorted(found, key=lambda mention: mention.start)
+
+
+def _unmarked(sentence: str) -> str:
+    """``sentence`` with each ``[[...]]`` blanked out (same length, so spans still match)."""
+    return _MARKED.sub(lambda m: " " * len(m.group(0)), sentence)
 
 
 def _entity_type(name: str, preceded_by_place_word: bool) -> str:
@@ -194,7 +209,7 @@ def glean(text: str) -> str:
     known = {entity.name for entity in find_graph(text)[0]}
     lines = []
     for sentence in sentences(text):
-        for acronym in _ACRONYM.findall(sentence):
+        for acronym in _ACRONYM.findall(_unmarked(sentence)):
             if acronym not in known:
                 known.add(acronym)
                 description = f"{acronym} is an acronym in: {sentence}"

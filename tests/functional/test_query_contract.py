@@ -52,7 +52,7 @@ def test_bypass_accepts_short_queries_but_not_empty_ones(client: TestClient) -> 
 
 
 def test_health_reports_the_contract_fields(client: TestClient) -> None:
-    response = client.get("/health", headers={"LIGHTRAG-WORKSPACE": "team-a"})
+    response = client.get("/health", headers={"LIGHTRAG-WORKSPACE": "team_a"})
     assert response.status_code == 200
     health = response.json()
     assert LIVENESS_KEYS <= set(health)

@@ -7,12 +7,20 @@ once, at the composition root (CLI, Lambda handler, test), and passed down.
 from __future__ import annotations
 
 import os
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
 from dotenv import dotenv_values
-from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from lambdarag.llm.base import EmbeddingConfig, LLMConfig
@@ -41,6 +49,18 @@ EMBEDDED_STORAGE_NAMES = {
     "NanoVectorDBStorage",
     "NetworkXStorage",
 }
+
+
+# LightRAG's public fallback JWT secret, and its documentation's placeholders: never real secrets.
+DEFAULT_TOKEN_SECRET = "lightrag-jwt-default-secret-key!"
+INSECURE_SECRETS = {DEFAULT_TOKEN_SECRET, "Your-Key-For-LightRAG-API-Server",
+                    "your-secure-api-key-here", "change-me", "changeme", "secret"}
+MIN_TOKEN_SECRET_BYTES = 32  # HS256 wants a key as long as its hash (RFC 7518 section 3.2)
+BCRYPT_PREFIX = "{bcrypt}"
+_BCRYPT_HASH = re.compile(r"\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}")
+# Never echoed in a start-up error: they hold passwords, keys or secrets.
+SECRET_SETTINGS = {"auth_accounts", "token_secret", "lightrag_api_key", "llm_binding_api_key",
+                   "embedding_binding_api_key"}
 
 
 class SettingsError(ValueError):
@@ -144,12 +164,68 @@ class Settings(BaseSettings):
     webui_title: str | None = None
     webui_description: str | None = None
 
+    # --- authentication (contract section 2; docs/SECURITY.md). Fields that a validator
+    # checks against AUTH_ACCOUNTS come after it.
+    lightrag_api_key: str | None = Field(None, repr=False)
+    whitelist_paths: str = "/health,/api/*"
+    auth_accounts: str = Field("", repr=False)
+    auth_account_workspaces: str = ""
+    token_secret: str | None = Field(None, validate_default=True, repr=False)
+    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
+    token_expire_hours: float = Field(48, gt=0)
+    guest_token_expire_hours: float = Field(24, gt=0)
+    token_auto_renew: bool = True
+    token_renew_threshold: float = Field(0.5, ge=0, le=1)
+    login_max_failed_attempts: int = Field(5, ge=0)
+    login_lockout_window_seconds: int = Field(300, ge=1)
+    cors_origins: str = "*"
+
     @field_validator("workspace")
     @classmethod
     def _sanitise_workspace(cls, value: str) -> str:
         from lambdarag.utils import sanitise_workspace
 
         return sanitise_workspace(value)
+
+    @field_validator("lightrag_api_key")
+    @classmethod
+    def _usable_api_key(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None  # unset or empty: no API key
+        if value in INSECURE_SECRETS:
+            raise ValueError("is a documentation placeholder; set a random key "
+                             "(for example: openssl rand -hex 32)")
+        return value
+
+    @field_validator("auth_accounts")
+    @classmethod
+    def _parse_accounts(cls, value: str) -> str:
+        parse_accounts(value)
+        return value
+
+    @field_validator("auth_account_workspaces")
+    @classmethod
+    def _parse_account_workspaces(cls, value: str, info: ValidationInfo) -> str:
+        if "auth_accounts" in info.data:  # else AUTH_ACCOUNTS itself is reported
+            parse_account_workspaces(value, parse_accounts(info.data["auth_accounts"]))
+        return value
+
+    @field_validator("token_secret")
+    @classmethod
+    def _strong_secret_with_accounts(cls, value: str | None, info: ValidationInfo) -> str | None:
+        value = value or None
+        if not parse_accounts(info.data.get("auth_accounts", "")):
+            return value
+        if value is None:
+            raise ValueError("must be set when AUTH_ACCOUNTS is set: use a random string of at "
+                             "least 32 characters (for example: openssl rand -hex 32)")
+        if value in INSECURE_SECRETS:
+            raise ValueError("is a public default or placeholder, so anyone could sign tokens; "
+                             "set a random string (for example: openssl rand -hex 32)")
+        if len(value.encode()) < MIN_TOKEN_SECRET_BYTES:
+            raise ValueError(f"must be at least {MIN_TOKEN_SECRET_BYTES} bytes long when "
+                             "AUTH_ACCOUNTS is set (for example: openssl rand -hex 32)")
+        return value
 
     @field_validator(
         "lightrag_kv_storage",
@@ -214,8 +290,91 @@ class Settings(BaseSettings):
             max_retries=self.llm_max_retries,
         )
 
+    @cached_property
+    def accounts(self) -> dict[str, str]:
+        """AUTH_ACCOUNTS as ``{username: password or "{bcrypt}<hash>"}``."""
+        return parse_accounts(self.auth_accounts)
+
+    @cached_property
+    def account_workspaces(self) -> dict[str, tuple[str, ...]]:
+        """AUTH_ACCOUNT_WORKSPACES as ``{username: allowed workspaces}``; unlisted: all."""
+        return parse_account_workspaces(self.auth_account_workspaces, self.accounts)
+
+    @property
+    def jwt_secret(self) -> str:
+        """TOKEN_SECRET, or LightRAG's public fallback (guest tokens only: no accounts)."""
+        return self.token_secret or DEFAULT_TOKEN_SECRET
+
+    @cached_property
+    def whitelist(self) -> tuple[str, ...]:
+        return tuple(p.strip() for p in self.whitelist_paths.split(",") if p.strip())
+
+    @cached_property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
     def workspace_dir(self, workspace: str) -> Path:
         return self.working_dir / workspace if workspace else self.working_dir
+
+
+def parse_accounts(raw: str) -> dict[str, str]:
+    """``"user:pass,user2:{bcrypt}$2b$12$..."`` -> ``{user: secret}``; ValueError if malformed.
+
+    The error names the entry by its position and user, never by its password.
+    """
+    accounts: dict[str, str] = {}
+    for position, entry in enumerate((e.strip() for e in raw.split(",")), start=1):
+        if not entry:
+            continue
+        user, colon, secret = entry.partition(":")
+        user = user.strip()
+        where = f"entry {position}" + (f" ({user!r})" if colon and user else "")
+        if not colon or not user or not secret:
+            raise ValueError(f"{where} is malformed: write user:password or "
+                             "user:{bcrypt}<hash>, entries separated by commas")
+        if len(user) > 256:
+            raise ValueError(f"entry {position}: the username is longer than 256 characters")
+        if user in accounts:
+            raise ValueError(f"{where}: the user is listed twice")
+        if secret.startswith(BCRYPT_PREFIX) and not _BCRYPT_HASH.fullmatch(
+                secret[len(BCRYPT_PREFIX):]):
+            raise ValueError(f"{where}: the {{bcrypt}} hash is not a bcrypt hash ($2b$12$ "
+                             "and 53 characters; make one with python -c \"import bcrypt; "
+                             "print(bcrypt.hashpw(b'pw', bcrypt.gensalt()).decode())\")")
+        accounts[user] = secret
+    return accounts
+
+
+def parse_account_workspaces(raw: str, accounts: dict[str, str]) -> dict[str, tuple[str, ...]]:
+    """``"alice:finance|hr,bob:*"`` -> ``{"alice": ("finance", "hr")}`` (``*``: no limit).
+
+    Every user must exist in AUTH_ACCOUNTS and every name must be a valid workspace name,
+    so a typo stops start-up instead of silently granting every workspace.
+    """
+    from lambdarag.utils import InvalidWorkspaceName, check_workspace_name
+
+    limits: dict[str, tuple[str, ...]] = {}
+    seen: set[str] = set()
+    for entry in (e.strip() for e in raw.split(",")):
+        if not entry:
+            continue
+        user, colon, names = (part.strip() for part in entry.partition(":"))
+        if not colon or not user or not names:
+            raise ValueError(f"entry {entry!r} is malformed: write user:workspace|workspace "
+                             "or user:*, entries separated by commas")
+        if user not in accounts:
+            raise ValueError(f"user {user!r} is not in AUTH_ACCOUNTS")
+        if user in seen:
+            raise ValueError(f"user {user!r} is listed twice")
+        seen.add(user)
+        listed = [n.strip() for n in names.split("|")]
+        if listed == ["*"]:
+            continue
+        try:
+            limits[user] = tuple(dict.fromkeys(check_workspace_name(n) for n in listed))
+        except InvalidWorkspaceName as exc:
+            raise ValueError(f"user {user!r}: {exc}") from None
+    return limits
 
 
 def _prefixed_options(prefix: str) -> dict[str, Any]:
@@ -256,6 +415,7 @@ def _describe(exc: ValidationError) -> str:
     loc = [str(part) for part in err.get("loc", ())]
     name = loc[0].upper() if loc else "configuration"
     value = err.get("input")
-    shown = f" (got {value!r})" if loc and not isinstance(value, dict) else ""
+    secret = bool(loc) and loc[0] in SECRET_SETTINGS
+    shown = f" (got {value!r})" if loc and not isinstance(value, dict) and not secret else ""
     message = err.get("msg", "invalid value").removeprefix("Value error, ")
     return f"{name}: {message}{shown}"

@@ -35,7 +35,15 @@ logger = logging.getLogger(__name__)
 PIECE = 1024 * 1024  # uploads are streamed to disk in pieces of this size
 LISTING_PAGE = 200  # doc_status rows read per call when grouping documents by source
 SAMPLE_IDS = 10  # doc ids shown per source conflict
+PARSED_DIR = "__parsed__"  # where a scan moves the files it handled, inside the input folder
 _UNSAFE = re.compile(r"[/\\:]")
+# A name's UTF-8 bytes. File systems allow 255; the partial file of an upload (".<name>.part")
+# and a scan's renaming ("<stem>_001<ext>") add a few.
+MAX_FILENAME_BYTES = 240
+# Bidirectional formatting characters make a name display as something else
+# ("invoice\u202etxt.exe" shows as "invoiceexe.txt").
+_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+                           "\u2066\u2067\u2068\u2069")
 
 
 class DocumentRequestError(ValueError):
@@ -48,6 +56,10 @@ class InvalidSourceError(DocumentRequestError):
 
 class SourceExistsError(DocumentRequestError):
     """The canonical basename is already stored or waiting in the input directory."""
+
+
+class ReservedWorkspaceError(DocumentRequestError):
+    """A workspace whose input folder would be a folder the default workspace uses."""
 
 
 class FileTooLargeError(DocumentRequestError):
@@ -145,7 +157,16 @@ async def enqueue(ws: Workspace, docs: Sequence[NewDocument], track_id: str) -> 
 
 
 def input_folder(input_dir: Path, workspace: str) -> Path:
-    """INPUT_DIR, or INPUT_DIR/<workspace> for a named workspace."""
+    """INPUT_DIR, or INPUT_DIR/<workspace> for a named workspace.
+
+    The workspace ``__parsed__`` has none: INPUT_DIR/__parsed__ holds the files the default
+    workspace has parsed, which another workspace must neither scan nor delete.
+    """
+    if workspace == PARSED_DIR:
+        raise ReservedWorkspaceError(
+            f"Workspace '{workspace}' cannot use files: INPUT_DIR/{workspace} is where the "
+            "default workspace keeps the files it parsed. Use another workspace name."
+        )
     return input_dir / workspace if workspace else input_dir
 
 
@@ -154,7 +175,8 @@ def checked_filename(raw: str | None) -> str:
     name = raw or ""
     if not name:
         raise InvalidSourceError("Filename cannot be empty")
-    if name != name.strip() or any(unicodedata.category(c) in {"Cc", "Cs"} for c in name):
+    if (name != name.strip() or len(name.encode("utf-8", "surrogatepass")) > MAX_FILENAME_BYTES
+            or any(unicodedata.category(c) in {"Cc", "Cs"} or c in _BIDI_CONTROLS for c in name)):
         raise InvalidSourceError("Invalid filename")
     if _UNSAFE.search(name) or name in {".", ".."}:
         raise InvalidSourceError("Unsafe filename detected")
@@ -364,10 +386,25 @@ async def _delete_one(ws: Workspace, doc_id: str, delete_llm_cache: bool, files_
     if record is None:
         return 0
     if files_in is not None:
-        name = canonical_basename(record.get("file_path"))
-        if name != UNKNOWN_SOURCE:
-            (files_in / name).unlink(missing_ok=True)
+        await asyncio.to_thread(_delete_input_file, files_in, record.get("file_path"))
     return 1
+
+
+def _delete_input_file(folder: Path, file_path: str | None) -> None:
+    """Delete the document's file if it is a regular file directly inside ``folder``.
+
+    A text's file_source is any string (``..``, a 1000-character name), so the name is
+    checked before it becomes a path, and a failure is logged instead of stopping the job.
+    """
+    name = canonical_basename(file_path)
+    if name in {UNKNOWN_SOURCE, ".", ".."}:
+        return
+    path = folder / name
+    try:
+        if path.parent.resolve() == folder.resolve() and path.is_file():
+            path.unlink()
+    except OSError as exc:
+        logger.warning("could not delete input file %r: %s", name, exc)
 
 
 @dataclass(frozen=True)

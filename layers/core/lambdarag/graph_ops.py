@@ -29,6 +29,7 @@ Design (issue 3, see docs/DEVELOPMENT.md "The fragment model"):
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -278,11 +279,19 @@ async def get_relation(ws: Workspace, src: str, tgt: str) -> dict[str, Any] | No
 # ---------------------------------------------------------------------- creates
 
 
+def _check_new_name(name: str, what: str = "Entity name") -> None:
+    """A name about to be stored: not empty, no control characters (as extraction ensures)."""
+    if not name:
+        raise GraphOpError(f"{what} cannot be empty")
+    if any(unicodedata.category(c) == "Cc" for c in name):
+        raise GraphOpError(f"{what} must not contain control characters (tabs, line breaks, "
+                           "NUL, escapes)")
+
+
 async def create_entity(ws: Workspace, name: str, data: dict[str, Any]) -> dict[str, Any]:
     """Create entity ``name`` from ``data`` (description, entity_type, ...)."""
     name = name.strip()
-    if not name:
-        raise GraphOpError("Entity name cannot be empty")
+    _check_new_name(name)
     if await ws.stores.graph.has_node(name):
         raise GraphOpError(f"Entity '{name}' already exists")
     values = {k: v for k, v in data.items() if k not in {"entity_name", "entity_id"}}
@@ -346,8 +355,7 @@ async def edit_entity(
     new_name = str(updated.get("entity_name", name)).strip()
     renamed = merged = False
     if new_name != name:
-        if not new_name:
-            raise GraphOpError("Entity name cannot be empty")
+        _check_new_name(new_name)
         if not allow_rename:
             raise GraphOpError("Renaming is not allowed (set allow_rename to true)")
         merged = await graph.has_node(new_name)
@@ -478,8 +486,7 @@ async def rekey_entity(ws: Workspace, old: str, new: str) -> None:
 async def merge_entities_into(ws: Workspace, sources: Sequence[str], target: str) -> dict[str, Any]:
     """Merge each of ``sources`` into ``target`` (created when absent)."""
     target = target.strip()
-    if not target:
-        raise GraphOpError("Target entity name cannot be empty")
+    _check_new_name(target, "Target entity name")
     names = list(dict.fromkeys(s for s in sources if s != target))
     if not names:
         raise GraphOpError("No entities to merge")

@@ -20,7 +20,7 @@ from lambdarag.indexing.parse import canonical_basename, is_supported
 from lambdarag.storage.base import DocStatusRecord
 from lambdarag.workspace import Workspace
 
-PARSED_DIR = "__parsed__"
+PARSED_DIR = documents.PARSED_DIR
 SAMPLE_LIMIT = 20
 
 

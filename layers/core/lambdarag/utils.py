@@ -9,6 +9,11 @@ import uuid
 from datetime import UTC, datetime
 
 _WORKSPACE_BAD = re.compile(r"[^A-Za-z0-9_]")
+_WORKSPACE_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")
+WORKSPACE_NAME_RULE = (
+    "1 to 64 characters, each a letter, a digit or _ ([A-Za-z0-9_]{1,64}), "
+    "not starting and ending with __ (reserved, e.g. __parsed__)"
+)
 UNKNOWN_SOURCE = "unknown_source"
 
 
@@ -31,8 +36,30 @@ def new_track_id(prefix: str) -> str:
 
 
 def sanitise_workspace(name: str) -> str:
-    """Workspace names keep ``[A-Za-z0-9_]``; anything else becomes ``_``."""
+    """Workspace names keep ``[A-Za-z0-9_]``; anything else becomes ``_``.
+
+    Only for the operator's own WORKSPACE setting (LightRAG sanitises it). Names that come
+    from a request are checked with :func:`check_workspace_name` instead: two clients'
+    ``team-a`` and ``team.a`` must not silently share ``team_a``.
+    """
     return _WORKSPACE_BAD.sub("_", name.strip())
+
+
+class InvalidWorkspaceName(ValueError):
+    """A workspace name outside ``[A-Za-z0-9_]{1,64}``; the message says the rule."""
+
+
+def check_workspace_name(name: str) -> str:
+    """``name`` unchanged when it is a valid workspace name, else InvalidWorkspaceName.
+
+    Valid names cannot hold ``/``, ``.`` or ``%``, so no name can reach outside the
+    storage directory (``../x``, ``a/b``, ``%2e%2e``).
+    """
+    reserved = len(name) >= 4 and name.startswith("__") and name.endswith("__")
+    if reserved or not _WORKSPACE_NAME.fullmatch(name):
+        shown = name if len(name) <= 80 else name[:80] + "..."
+        raise InvalidWorkspaceName(f"Invalid workspace name {shown!r}: use {WORKSPACE_NAME_RULE}.")
+    return name
 
 
 def content_summary(text: str, limit: int = 250) -> str:

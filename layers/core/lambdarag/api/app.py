@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any, cast
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from lambdarag import __version__
+from lambdarag.api import auth
+from lambdarag.api.middleware import add_middleware
+from lambdarag.api.routes import auth as auth_routes
 from lambdarag.api.routes import documents, graph, health, ollama, openai_api, query
 from lambdarag.config import Settings
 from lambdarag.engine import Engine
@@ -20,8 +27,13 @@ logger = logging.getLogger(__name__)
 DESCRIPTION = """A LightRAG-compatible graph-RAG server: upload documents, then query them in
 the modes local, global, hybrid, naive, mix and bypass.
 
-* Every route honours the `LIGHTRAG-WORKSPACE` header (characters outside `[A-Za-z0-9_]`
-  become `_`); without it the server's `WORKSPACE` is used.
+* Every route honours the `LIGHTRAG-WORKSPACE` header: 1 to 64 characters from
+  `[A-Za-z0-9_]`, anything else is 400. Without it the server's `WORKSPACE` is used.
+* Authentication (off by default; docs/SECURITY.md): `X-API-Key` when `LIGHTRAG_API_KEY`
+  is set, `Authorization: Bearer <token from POST /login>` when `AUTH_ACCOUNTS` is set.
+  The chat APIs also take the API key as a Bearer token. `WHITELIST_PATHS` (default
+  `/health,/api/*`) needs no credentials. An account limited to some workspaces gets 403
+  for the others.
 * Errors are `{"detail": "..."}` saying what to fix. Invalid input is 422 with FastAPI's
   `{"detail": [{loc, msg, type}]}`, except `/query/data`, which answers 400 in its own
   `{"status": "failure", "message": "Validation error: ..."}` shape.
@@ -29,6 +41,7 @@ the modes local, global, hybrid, naive, mix and bypass.
   XLSX files.
 """
 TAGS = [
+    {"name": "auth", "description": "Login, the authentication mode, and a credentials check."},
     {"name": "health", "description": "Liveness, versions and the server configuration."},
     {"name": "documents",
      "description": "Upload, insert, scan, list and delete documents; the indexing pipeline."},
@@ -63,14 +76,54 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app = FastAPI(title="LambdaRAG", version=__version__, description=DESCRIPTION,
                   openapi_tags=TAGS, lifespan=lifespan)
     app.state.settings = settings
-    app.include_router(health.router)
-    app.include_router(documents.router)
-    app.include_router(query.router)
-    app.include_router(graph.router)
-    app.include_router(ollama.router)
-    app.include_router(openai_api.router)
+    app.state.auth = auth.Authenticator(settings)
+    if settings.account_workspaces and _exposes_data(settings):
+        logger.warning("WHITELIST_PATHS=%s lets anyone read every workspace without logging "
+                       "in, whatever AUTH_ACCOUNT_WORKSPACES says; set WHITELIST_PATHS=/health",
+                       settings.whitelist_paths)
+    app.include_router(auth_routes.router)
+    protected = [Depends(auth.guard(settings))]
+    for module in (health, documents, query, graph, ollama, openai_api):
+        app.include_router(module.router, dependencies=protected)
+    add_middleware(app, settings)
+    app.add_exception_handler(auth.ApiError, _api_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _internal_error)
     return app
+
+
+def _exposes_data(settings: Settings) -> bool:
+    return any(auth.whitelisted(path, settings.whitelist)
+               for path in ("/api/chat", "/v1/chat/completions", "/query", "/documents/text"))
+
+
+async def _api_error(request: Request, exc: Exception) -> JSONResponse:
+    """``{"detail": ...}``; the Ollama routes also get ``"error"``, which their clients read."""
+    error = cast(auth.ApiError, exc)
+    body = {"detail": error.detail}
+    if auth.is_chat_path(auth.route_path(request.scope)):
+        body["error"] = error.detail
+    return JSONResponse(body, status_code=error.status_code, headers=error.headers)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422 body, with the echoed input made JSON-safe.
+
+    A number such as ``1e999`` parses as infinity, which JSON cannot carry: FastAPI's own
+    handler would fail writing it back and answer 500.
+    """
+    errors = jsonable_encoder(cast(RequestValidationError, exc).errors())
+    return JSONResponse(status_code=422, content={"detail": _json_safe(errors)})
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    return value
 
 
 async def _internal_error(request: Request, exc: Exception) -> JSONResponse:

@@ -5,7 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lambdarag import prompts, tokenizer
-from lambdarag.indexing.records import ExtractionResult, merge_gleaning, parse_records
+from lambdarag.indexing.records import (
+    ExtractionResult,
+    merge_gleaning,
+    neutralise_delimiters,
+    parse_records,
+)
 from lambdarag.llm.base import ChatMessage
 from lambdarag.llm_cache import CachedLLM
 from lambdarag.storage.base import EntityFragment, RelationFragment, sorted_pair
@@ -52,7 +57,7 @@ async def extract_chunk(
 ) -> ChunkExtraction:
     """Run extraction (plus up to ``max_gleaning`` continue passes) on one chunk."""
     system = _system_prompt(options)
-    user = prompts.ENTITY_EXTRACTION_USER.format(input_text=content)
+    user = prompts.ENTITY_EXTRACTION_USER.format(input_text=neutralise_delimiters(content))
     answer, key = await llm.complete(
         user, system_prompt=system, cache_type="extract", use_cache=options.use_cache,
         chunk_id=chunk_id,

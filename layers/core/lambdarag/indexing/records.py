@@ -49,11 +49,29 @@ class ExtractionResult:
     dropped: int = 0
 
 
+def neutralise_delimiters(text: str) -> str:
+    """``text`` with every form of the record delimiters the parser accepts defused.
+
+    Extraction input is data. An LLM often echoes it into descriptions, and the parser
+    splits records at completion markers and at delimiters followed by ``entity``/``relation``,
+    so a document holding ``<|COMPLETE|>entity<|#|>X<|#|>...`` would plant entity X. The
+    brackets of each delimiter form become ``‹ ›``, which the parser ignores, so only what
+    the LLM writes itself can be a record.
+    """
+    def defuse(match: re.Match[str]) -> str:
+        return match.group(0).replace("<", "\u2039").replace(">", "\u203a")
+
+    text = _COMPLETE_VARIANTS.sub(defuse, text)
+    return _DELIMITER_VARIANTS.sub(defuse, text)
+
+
 def normalise_name(raw: str) -> str:
-    """Strip quotes, markup and odd spacing; fold full-width forms; cap the length."""
+    """Strip quotes, markup, odd spacing and control characters; fold full-width forms;
+    cap the length."""
     name = unicodedata.normalize("NFKC", html.unescape(raw))
     name = _HTML_TAG.sub("", name).strip().strip("\"'`“”‘’*_ ").strip()
     name = _CJK_GAP.sub("", " ".join(name.split()))
+    name = "".join(c for c in name if unicodedata.category(c) != "Cc")
     return name[:MAX_NAME_LENGTH]
 
 

@@ -21,7 +21,7 @@ from lambdarag.utils import mdhash
 from lambdarag.workspace import Workspace
 
 SHORT_QUERY = 50
-CACHE_POLICY = "1"
+CACHE_POLICY = "2"  # "2": the key covers the retrieved context
 
 
 def _fail() -> QueryResult:
@@ -97,11 +97,14 @@ def _finish(
     return result
 
 
-def _answer_cache_key(ws: Workspace, param: QueryParam, query: str, hl: list[str], ll: list[str]) -> str:
+def _answer_cache_key(ws: Workspace, param: QueryParam, query: str, found: Retrieval) -> str:
+    """The answer's cache key. It covers the retrieved context, so once the data changes
+    (a document deleted or edited) a cached answer built from the old data is not reused."""
     material = [
         CACHE_POLICY, param.mode, query, param.response_type, budget_for(ws, param).__dict__,
-        param.max_total_tokens or ws.query.max_total_tokens, hl, ll,
-        _user_prompt_slot(ws, param), param.enable_rerank, ws.llm.llm.identity,
+        param.max_total_tokens or ws.query.max_total_tokens, found.high_level_keywords,
+        found.low_level_keywords, _user_prompt_slot(ws, param), param.enable_rerank,
+        ws.llm.llm.identity, mdhash(found.context),
     ]
     return f"{param.mode}:query:{mdhash(json.dumps(material, ensure_ascii=False, sort_keys=True))}"
 
@@ -133,7 +136,7 @@ async def aquery(
         return QueryResult(response=f"{system}\n\n{prompts.USER_QUERY_SEPARATOR}\n{query}",
                            references=references, llm_generated=False, retrieval=found)
     cacheable = ws.query.enable_llm_cache and not history and prompt is None
-    key = _answer_cache_key(ws, param, query, found.high_level_keywords, found.low_level_keywords)
+    key = _answer_cache_key(ws, param, query, found)
     if cacheable:
         hit = await ws.llm.cache.get_by_id(key)
         if hit and isinstance(hit.get("return"), str):

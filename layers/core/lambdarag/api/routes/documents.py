@@ -12,6 +12,7 @@ import binascii
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import (
@@ -20,6 +21,7 @@ from fastapi import (
     File,
     HTTPException,
     Query,
+    Request,
     Response,
     UploadFile,
 )
@@ -62,6 +64,7 @@ router = APIRouter(prefix="/documents", tags=["documents"])
 
 _STATUS_CODES: dict[type[documents.DocumentRequestError], int] = {
     documents.InvalidSourceError: 400,
+    documents.ReservedWorkspaceError: 400,
     documents.UnknownConflictError: 404,
     documents.SourceExistsError: 409,
     documents.ConflictChangedError: 409,
@@ -118,6 +121,12 @@ REPAIR = {"canonical_source_key": "report.pdf", "primary_doc_id": DOC_ID, "candi
 def _inserted(message: str, track_id: str = TRACK_ID) -> dict[int | str, Any]:
     return {200: example_response("Accepted; follow it with /documents/track_status.",
                                   {"status": "success", "message": message, "track_id": track_id})}
+
+
+def _input_folder(settings: Settings, ws: Workspace) -> Path:
+    """The workspace's folder under INPUT_DIR; 400 for a workspace that cannot have one."""
+    with _as_http():
+        return documents.input_folder(settings.input_dir, ws.name)
 
 
 async def _enqueue(engine: Engine, ws: Workspace, docs: list[NewDocument], track_id: str) -> None:
@@ -205,16 +214,20 @@ async def _pieces(file: UploadFile) -> AsyncIterator[bytes]:
 )
 async def upload(
     file: Annotated[UploadFile | str, File(description="The file, sent with its name.")],
-    engine: EngineDep, settings: SettingsDep, ws: WorkspaceDep,
+    request: Request, engine: EngineDep, settings: SettingsDep, ws: WorkspaceDep,
 ) -> InsertResponse:
     """Save the file under INPUT_DIR and index it in the background.
 
     The stored name is the canonical basename: ``report.[mineru].pdf`` is saved and
-    listed as ``report.pdf``.
+    listed as ``report.pdf``. One file per request: a form with several ``file`` parts is 400.
     """
+    parts = len((await request.form()).getlist("file"))  # the form FastAPI already parsed
+    if parts > 1:
+        raise HTTPException(400, f"Send one file per request: the form has {parts} parts "
+                                 "named 'file'.")
     if isinstance(file, str):  # a multipart part with an empty filename arrives as text
         raise HTTPException(400, "Filename cannot be empty")
-    folder = documents.input_folder(settings.input_dir, ws.name)
+    folder = _input_folder(settings, ws)
     with _as_http():
         doc = await documents.store_file(ws, folder, file.filename, _pieces(file),
                                          settings.max_upload_size or 0)
@@ -357,10 +370,9 @@ async def delete_document(
     Allowed while indexing runs. The job shows in ``pipeline_status`` as
     ``Deleting N Documents`` and stops between documents on ``cancel_pipeline``.
     """
-    folder = documents.input_folder(settings.input_dir, ws.name)
     tasks.add_task(documents.delete_documents, ws, body.doc_ids,
                    delete_llm_cache=body.delete_llm_cache,
-                   files_in=folder if body.delete_file else None)
+                   files_in=_input_folder(settings, ws) if body.delete_file else None)
     return DeleteDocResponse(
         status="deletion_started",
         message=f"Document deletion for {len(body.doc_ids)} documents has been initiated. "
@@ -381,9 +393,10 @@ async def clear_documents(settings: SettingsDep, ws: WorkspaceDep) -> StatusMess
 
     Refused with ``busy`` while indexing or a delete runs.
     """
+    folder = _input_folder(settings, ws)
     if ws.pipeline.busy:
         return StatusMessage(status="busy", message="Pipeline is busy")
-    result = await documents.clear_documents(ws, documents.input_folder(settings.input_dir, ws.name))
+    result = await documents.clear_documents(ws, folder)
     if not result.dropped:
         return StatusMessage(status="fail", message="All storage drop operations failed. "
                              "Aborting document clearing process.")
@@ -464,18 +477,24 @@ async def scan(engine: EngineDep, settings: SettingsDep, ws: WorkspaceDep, tasks
     A file whose canonical basename several documents own is left in place and counted
     as ``source_conflict``.
     """
+    folder = _input_folder(settings, ws)
     job = ScanJob(new_track_id("scan"))
-    engine.scan_jobs[job.track_id] = job
-    tasks.add_task(_run_scan, engine, settings, ws, job)
+    engine.scan_jobs[_scan_key(ws, job.track_id)] = job
+    tasks.add_task(_run_scan, engine, ws, folder, job)
     return ScanResponse(status="scanning_started",
                         message="Scanning process has been initiated in the background",
                         track_id=job.track_id)
 
 
-async def _run_scan(engine: Engine, settings: Settings, ws: Workspace, job: ScanJob) -> None:
+def _scan_key(ws: Workspace, track_id: str) -> str:
+    """Scan jobs are kept per workspace: a track id names a scan in its own workspace only."""
+    return f"{ws.name}/{track_id}"
+
+
+async def _run_scan(engine: Engine, ws: Workspace, folder: Path, job: ScanJob) -> None:
     try:
         retry = await documents.retry_documents(ws, ("failed",))
-        new = await scan_input_dir(ws, documents.input_folder(settings.input_dir, ws.name), job)
+        new = await scan_input_dir(ws, folder, job)
         await engine.runner.submit(ws.name, retry + new)
         job.status, job.message = "completed", f"{len(new)} new files enqueued"
     except Exception as exc:  # noqa: BLE001 - the job record reports it
@@ -488,9 +507,10 @@ async def _run_scan(engine: Engine, settings: Settings, ws: Workspace, job: Scan
                404: error_response("No scan has this track id.",
                                    "Scan job scan_20250101_120000_1a2b3c4d not found")},
 )
-async def scan_status(track_id: str, engine: EngineDep) -> dict[str, object]:
-    """Progress of one scan started by ``POST /documents/scan`` in this process."""
-    job = engine.scan_jobs.get(track_id)
+async def scan_status(track_id: str, engine: EngineDep, ws: WorkspaceDep) -> dict[str, object]:
+    """Progress of one scan of this workspace started by ``POST /documents/scan`` in this
+    process; another workspace's scan is not found."""
+    job = engine.scan_jobs.get(_scan_key(ws, track_id))
     if job is None:
         raise HTTPException(404, f"Scan job {track_id} not found")
     return job.as_dict()

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from lambdarag import API_VERSION, __version__
-from lambdarag.api.deps import EngineDep, SettingsDep, WorkspaceDep
+from lambdarag.api.deps import EngineDep, PrincipalDep, SettingsDep, WorkspaceNameDep
 from lambdarag.api.schemas import example_response
 from lambdarag.config import Settings
 from lambdarag.engine import Engine
@@ -89,16 +89,18 @@ def _configuration(engine: Engine, settings: Settings, ws: Workspace) -> dict[st
     responses={200: example_response("The server is up; its versions and configuration.",
                                      HEALTH_EXAMPLE)},
 )
-async def health(engine: EngineDep, settings: SettingsDep, ws: WorkspaceDep) -> dict[str, Any]:
+async def health(engine: EngineDep, settings: SettingsDep, name: WorkspaceNameDep,
+                 caller: PrincipalDep) -> dict[str, Any]:
     """Always 200 while the server runs. ``pipeline_busy`` is true while documents of the
     request's workspace (header ``LIGHTRAG-WORKSPACE``) are being indexed; ``graph`` and
     ``llm_usage`` (LambdaRAG additions) count that workspace's nodes, edges and LLM tokens.
+    With authentication on, callers without valid credentials get the liveness fields only
+    (and open no workspace).
     """
-    nodes, edges = await ws.stores.graph.counts()
-    busy = engine.runner.is_busy(ws.name)
-    return {
+    busy = engine.runner.is_busy(name)
+    liveness = {
         "status": "healthy",
-        "auth_mode": "disabled",
+        "auth_mode": "enabled" if settings.accounts else "disabled",
         "core_version": __version__,
         "api_version": API_VERSION,
         "webui_available": False,
@@ -109,6 +111,13 @@ async def health(engine: EngineDep, settings: SettingsDep, ws: WorkspaceDep) -> 
         "ai_content_notice_enabled": False,
         "pipeline_busy": busy,
         "pipeline_active": busy,
+    }
+    if not caller.authenticated:
+        return liveness
+    ws = await engine.workspace(name)
+    nodes, edges = await ws.stores.graph.counts()
+    return {
+        **liveness,
         "working_directory": str(settings.working_dir),
         "input_directory": str(settings.input_dir),
         "configuration": _configuration(engine, settings, ws),

@@ -14,14 +14,22 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from lambdarag.api.deps import WORKSPACE_HEADER, EngineDep, SettingsDep
+from lambdarag.api.auth import Principal
+from lambdarag.api.deps import (
+    EngineDep,
+    PrincipalDep,
+    SettingsDep,
+    WorkspaceNameDep,
+    model_workspace,
+    visible_models,
+)
 from lambdarag.api.routes.query import NDJSON_HEADERS, NDJSONResponse
 from lambdarag.chat import (
     ChatAnswer,
@@ -31,16 +39,13 @@ from lambdarag.chat import (
     check_images,
     count_tokens,
     default_model,
-    list_models,
     plan_chat,
     plan_generate,
     run_chat,
-    workspace_for_model,
 )
 from lambdarag.config import Settings
 from lambdarag.engine import Engine
 from lambdarag.llm.base import LLMError
-from lambdarag.utils import sanitise_workspace
 from lambdarag.workspace import Workspace
 
 logger = logging.getLogger(__name__)
@@ -146,18 +151,9 @@ async def _parse(request: Request, settings: Settings, model: type[Body]) -> Bod
         raise ChatRequestError(400, f"Invalid request body: {problems}") from None
 
 
-def request_workspace(
-    settings: SettingsDep,
-    workspace: Annotated[
-        str | None,
-        Header(alias=WORKSPACE_HEADER, description="The knowledge base lightrag:latest means."),
-    ] = None,
-) -> str:
-    """The workspace of ``<name>:<tag>``: the LIGHTRAG-WORKSPACE header, else WORKSPACE."""
-    return sanitise_workspace(workspace) if workspace else settings.workspace
-
-
-DefaultWorkspaceDep = Annotated[str, Depends(request_workspace)]
+# The workspace ``<name>:<tag>`` means: the LIGHTRAG-WORKSPACE header (validated, and
+# allowed for the caller), else WORKSPACE.
+DefaultWorkspaceDep = WorkspaceNameDep
 
 
 def _model_name(requested: str | None, settings: Settings) -> str:
@@ -309,14 +305,15 @@ async def version() -> dict[str, str]:
 
 @router.get("/tags", summary="The knowledge bases, as Ollama models")
 async def tags(
-    engine: EngineDep, settings: SettingsDep, default: DefaultWorkspaceDep
+    engine: EngineDep, settings: SettingsDep, default: DefaultWorkspaceDep, caller: PrincipalDep
 ) -> dict[str, Any]:
     """``lightrag:latest`` (the request's workspace, even when empty), then ``lightrag:<ws>``
-    for every other stored workspace. Chat with one by naming it as the ``model``."""
+    for every other stored workspace the caller may use. Chat with one by naming it as the
+    ``model``."""
     return {"models": [
         {"name": m.name, "model": m.name, "modified_at": CREATED_AT, "size": MODEL_SIZE,
          "digest": MODEL_DIGEST, "details": _details(settings)}
-        for m in list_models(engine, settings, default)
+        for m in visible_models(engine, settings, default, caller)
     ]}
 
 
@@ -332,13 +329,13 @@ async def ps(settings: SettingsDep) -> dict[str, Any]:
 @router.post("/show", summary="Describe a knowledge base model", responses=_errors_doc(400, 404),
              openapi_extra=_body_doc(ShowBody, {"model": "lightrag:latest"}))
 async def show(request: Request, engine: EngineDep, settings: SettingsDep,
-               default: DefaultWorkspaceDep) -> JSONResponse:
+               default: DefaultWorkspaceDep, caller: PrincipalDep) -> JSONResponse:
     """Details of a model from ``/api/tags`` (a name without a tag means ``:latest``); 404 otherwise."""
     try:
         body = await _parse(request, settings, ShowBody)
         requested = body.model or body.name or ""
         wanted = requested if ":" in requested else f"{requested}:latest"
-        models = {m.name: m for m in list_models(engine, settings, default)}
+        models = {m.name: m for m in visible_models(engine, settings, default, caller)}
         found = models.get(wanted)
         if found is None:
             raise ChatRequestError(404, f"model '{requested}' not found; GET /api/tags lists the knowledge bases")
@@ -363,10 +360,11 @@ async def show(request: Request, engine: EngineDep, settings: SettingsDep,
 
 
 async def _open(
-    engine: Engine, settings: Settings, model: str | None, default: str
+    engine: Engine, settings: Settings, model: str | None, default: str, caller: Principal
 ) -> tuple[Any, str]:
-    """(workspace, model name for the response) of a request's ``model``; 404 if unknown."""
-    name = workspace_for_model(model, engine, settings, default)
+    """(workspace, model name for the response) of a request's ``model``; 404 if unknown,
+    403 if the caller may not use it."""
+    name = model_workspace(model, engine, settings, default, caller)
     return await engine.workspace(name), _model_name(model, settings)
 
 
@@ -399,7 +397,8 @@ CHAT_RESPONSES: dict[int | str, dict[str, Any]] = {
     responses=CHAT_RESPONSES, openapi_extra=_body_doc(ChatBody, CHAT_EXAMPLE),
 )
 async def chat(
-    request: Request, engine: EngineDep, settings: SettingsDep, default: DefaultWorkspaceDep
+    request: Request, engine: EngineDep, settings: SettingsDep, default: DefaultWorkspaceDep,
+    caller: PrincipalDep,
 ) -> Any:
     """Answer the last user message from the knowledge base; ``stream`` defaults to true.
 
@@ -416,7 +415,7 @@ async def chat(
         check_images([len(m.images or []) for m in body.messages])
         messages = [ChatMessage.from_wire(m.role, m.content) for m in body.messages]
         plan = plan_chat(messages, system=body.system, stream=body.stream)
-        ws, model = await _open(engine, settings, body.model, default)
+        ws, model = await _open(engine, settings, body.model, default, caller)
     except ChatRequestError as exc:
         return _refused(exc)
     return await _respond(ws, plan, model, clock, stream=body.stream, shape=_chat_shape, extra={})
@@ -439,7 +438,8 @@ GENERATE_RESPONSES: dict[int | str, dict[str, Any]] = {
     openapi_extra=_body_doc(GenerateBody, GENERATE_EXAMPLE),
 )
 async def generate(
-    request: Request, engine: EngineDep, settings: SettingsDep, default: DefaultWorkspaceDep
+    request: Request, engine: EngineDep, settings: SettingsDep, default: DefaultWorkspaceDep,
+    caller: PrincipalDep,
 ) -> Any:
     """``prompt`` (with ``system``) straight to the LLM; the knowledge base is never used.
     ``stream`` defaults to false."""
@@ -447,7 +447,7 @@ async def generate(
         body = await _parse(request, settings, GenerateBody)
         clock = _Clock(time.time_ns())
         plan = plan_generate(body.prompt, system=body.system)
-        ws, model = await _open(engine, settings, body.model, default)
+        ws, model = await _open(engine, settings, body.model, default, caller)
     except ChatRequestError as exc:
         return _refused(exc)
     return await _respond(ws, plan, model, clock, stream=body.stream, shape=_generate_shape,
@@ -478,13 +478,14 @@ async def _embed(engine: Engine, texts: list[str], dimensions: int | None) -> li
     openapi_extra=_body_doc(EmbedBody, {"model": "lightrag:latest", "input": ["Acme Corp"]}),
 )
 async def embed(
-    request: Request, engine: EngineDep, settings: SettingsDep, default: DefaultWorkspaceDep
+    request: Request, engine: EngineDep, settings: SettingsDep, default: DefaultWorkspaceDep,
+    caller: PrincipalDep,
 ) -> JSONResponse:
     """One vector per input string, from the server's embedding model (EMBEDDING_MODEL)."""
     try:
         body = await _parse(request, settings, EmbedBody)
         started = time.time_ns()
-        workspace_for_model(body.model, engine, settings, default)
+        model_workspace(body.model, engine, settings, default, caller)
         texts = [body.input] if isinstance(body.input, str) else list(body.input)
         vectors = await _embed(engine, texts, body.dimensions)
     except ChatRequestError as exc:
@@ -502,12 +503,13 @@ async def embed(
     openapi_extra=_body_doc(EmbeddingsBody, {"model": "lightrag:latest", "prompt": "Acme Corp"}),
 )
 async def embeddings(
-    request: Request, engine: EngineDep, settings: SettingsDep, default: DefaultWorkspaceDep
+    request: Request, engine: EngineDep, settings: SettingsDep, default: DefaultWorkspaceDep,
+    caller: PrincipalDep,
 ) -> JSONResponse:
     """``{"embedding": [...]}`` for ``prompt``; an empty prompt gives an empty vector."""
     try:
         body = await _parse(request, settings, EmbeddingsBody)
-        workspace_for_model(body.model, engine, settings, default)
+        model_workspace(body.model, engine, settings, default, caller)
         vectors = await _embed(engine, [body.prompt] if body.prompt else [], None)
     except ChatRequestError as exc:
         return _refused(exc)

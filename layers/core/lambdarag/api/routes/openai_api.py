@@ -9,7 +9,9 @@ last assistant message continued ("Continue response").
 
 ``/api/v1/models``, ``/api/v1/chat/completions`` and ``/api/v1/embeddings`` are aliases for
 clients configured with an ``/api/v1`` base. Errors are OpenAI's ``{"error": {"message", "type", "param", "code"}}``
-with status 400, 404, 413 or 502 (the LLM failed), never FastAPI's 422 shape.
+with status 400, 404, 413 or 502 (the LLM failed), never FastAPI's 422 shape; missing or
+wrong credentials are 401 ``invalid_api_key`` (the API key is accepted as a Bearer token),
+and a workspace the account may not use is 403.
 """
 
 from __future__ import annotations
@@ -20,30 +22,35 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import numpy as np
-from fastapi import APIRouter, Header, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from lambdarag.api.deps import WORKSPACE_HEADER, EngineDep, SettingsDep
+from lambdarag.api.auth import Principal
+from lambdarag.api.deps import (
+    EngineDep,
+    PrincipalDep,
+    SettingsDep,
+    WorkspaceNameDep,
+    model_workspace,
+    visible_models,
+)
 from lambdarag.chat import (
     ChatAnswer,
     ChatMessage,
     ChatRequestError,
     count_tokens,
-    list_models,
     plan_chat,
     run_chat,
-    workspace_for_model,
 )
 from lambdarag.config import Settings
 from lambdarag.engine import Engine
 from lambdarag.llm.base import LLMError
-from lambdarag.utils import sanitise_workspace
 
 logger = logging.getLogger(__name__)
 
@@ -119,8 +126,11 @@ class OpenAIRoute(APIRoute):
                 return _chat_error(exc).response()
             except RequestValidationError as exc:
                 return _validation_error(exc.errors()).response()
-            except HTTPException as exc:
-                return OpenAIError(exc.status_code, str(exc.detail)).response()
+            except HTTPException as exc:  # auth (401/403) and workspace (400/403) errors too
+                response = OpenAIError(exc.status_code, str(exc.detail),
+                                       code=getattr(exc, "code", None)).response()
+                response.headers.update(exc.headers or {})
+                return response
             except LLMError as exc:
                 logger.warning("%s %s: LLM failed: %s", request.method, request.url.path, exc)
                 return OpenAIError(502, f"The LLM failed: {exc}", code="llm_error").response()
@@ -219,6 +229,9 @@ async def _read_json(request: Request, settings: Settings) -> Any:
     except ValueError as exc:  # bytes that are not UTF-8/16/32 text
         raise OpenAIError(400, "Invalid JSON in request body: it is not UTF-8 text.",
                           code="invalid_json") from exc
+    except RecursionError as exc:
+        raise OpenAIError(400, "Invalid JSON in request body: it is nested too deeply.",
+                          code="invalid_json") from exc
 
 
 def _too_large(limit: int) -> OpenAIError:
@@ -235,14 +248,6 @@ def _parse(model: type[BodyT], data: Any) -> BodyT:
         raise _validation_error(exc.errors()) from exc
 
 
-def _default_workspace(header: str | None, settings: Settings) -> str:
-    return sanitise_workspace(header) if header else settings.workspace
-
-
-WorkspaceHeader = Annotated[
-    str | None, Header(alias=WORKSPACE_HEADER, description="The workspace of lightrag:latest "
-                                                           "(default: WORKSPACE).")
-]
 
 
 # ------------------------------------------------------------------------ OpenAPI docs
@@ -335,11 +340,11 @@ def _no_model(model: str) -> OpenAIError:
             responses={200: {"description": "One model per knowledge base.",
                              "content": {"application/json": {"example": MODEL_LIST}}}})
 @router.get("/api/v1/models", include_in_schema=False)
-async def models(engine: EngineDep, settings: SettingsDep,
-                 workspace: WorkspaceHeader = None) -> dict[str, Any]:
+async def models(engine: EngineDep, settings: SettingsDep, default: WorkspaceNameDep,
+                 caller: PrincipalDep) -> dict[str, Any]:
     """``lightrag:latest`` (the LIGHTRAG-WORKSPACE header's workspace) and every other stored
-    workspace as ``lightrag:<workspace>``."""
-    found = list_models(engine, settings, _default_workspace(workspace, settings))
+    workspace the caller may use as ``lightrag:<workspace>``."""
+    found = visible_models(engine, settings, default, caller)
     return {"object": "list", "data": [_model(m.name) for m in found]}
 
 
@@ -349,9 +354,9 @@ async def models(engine: EngineDep, settings: SettingsDep,
                                            "model", "model_not_found")})
 @router.get("/api/v1/models/{model}", include_in_schema=False)
 async def model_info(model: str, engine: EngineDep, settings: SettingsDep,
-                     workspace: WorkspaceHeader = None) -> dict[str, Any]:
+                     default: WorkspaceNameDep, caller: PrincipalDep) -> dict[str, Any]:
     """The model object of ``model``; 404 ``model_not_found`` when no knowledge base has it."""
-    for found in list_models(engine, settings, _default_workspace(workspace, settings)):
+    for found in visible_models(engine, settings, default, caller):
         if found.name == model:
             return _model(found.name)
     raise _no_model(model)
@@ -440,10 +445,10 @@ class _Completion:
         yield "data: [DONE]\n\n"
 
 
-def _workspace_of(model: str, engine: Engine, settings: Settings,
-                        header: str | None) -> str:
+def _workspace_of(model: str, engine: Engine, settings: Settings, default: str,
+                  caller: Principal) -> str:
     try:
-        return workspace_for_model(model, engine, settings, _default_workspace(header, settings))
+        return model_workspace(model, engine, settings, default, caller)
     except ChatRequestError as exc:
         raise _no_model(model) from exc
 
@@ -452,7 +457,7 @@ def _workspace_of(model: str, engine: Engine, settings: Settings,
              responses=CHAT_RESPONSES, openapi_extra=CHAT_BODY)
 @router.post("/api/v1/chat/completions", include_in_schema=False)
 async def chat_completions(request: Request, engine: EngineDep, settings: SettingsDep,
-                           workspace: WorkspaceHeader = None) -> Response:
+                           default: WorkspaceNameDep, caller: PrincipalDep) -> Response:
     """Answer the last user message from the knowledge base that ``model`` names.
 
     The message may start with a mode prefix (``/local``, ``/global``, ``/naive``,
@@ -477,7 +482,7 @@ async def chat_completions(request: Request, engine: EngineDep, settings: Settin
                                "choice; set n to 1 or leave it out.", param="n",
                           code="unsupported_value")
     plan = plan_chat(_messages(body), system=None, stream=body.stream)
-    name = _workspace_of(body.model, engine, settings, workspace)
+    name = _workspace_of(body.model, engine, settings, default, caller)
     answer = await run_chat(await engine.workspace(name), plan, stream=body.stream)
     completion = _Completion(body.model, answer)
     if body.stream:
@@ -523,7 +528,7 @@ def _vector(row: np.ndarray, encoding: str) -> list[float] | str:
              responses=EMBEDDING_RESPONSES, openapi_extra=EMBEDDING_BODY)
 @router.post("/api/v1/embeddings", include_in_schema=False)
 async def embeddings(request: Request, engine: EngineDep, settings: SettingsDep,
-                     workspace: WorkspaceHeader = None) -> dict[str, Any]:
+                     default: WorkspaceNameDep, caller: PrincipalDep) -> dict[str, Any]:
     """Vectors from the embedding binding of the workspace ``model`` names (EMBEDDING_MODEL).
 
     ``input`` is a string or a list of strings; token-id arrays are refused (400).
@@ -532,7 +537,7 @@ async def embeddings(request: Request, engine: EngineDep, settings: SettingsDep,
     """
     body = _parse(EmbeddingRequest, await _read_json(request, settings))
     texts = _embedding_texts(body.input)
-    name = _workspace_of(body.model or "", engine, settings, workspace)
+    name = _workspace_of(body.model or "", engine, settings, default, caller)
     ws = await engine.workspace(name)
     if body.dimensions is not None and body.dimensions != ws.embedder.dim:
         raise OpenAIError(400, f"dimensions={body.dimensions} is not available: the embedding "

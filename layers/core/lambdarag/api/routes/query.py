@@ -237,7 +237,7 @@ async def _parse_body(request: Request) -> QueryRequest | JSONResponse:
         message = _validation_message(exc)
     except json.JSONDecodeError as exc:
         message = f"Validation error: body -> {exc.pos}: JSON decode error"
-    except ValueError:  # bytes that are not UTF-8/16/32 text
+    except (ValueError, RecursionError):  # not UTF-8/16/32 text, huge numbers, deep nesting
         message = "Validation error: body: JSON decode error"
     return JSONResponse(_failure(message), status_code=400)
 
