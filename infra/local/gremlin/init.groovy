@@ -1,0 +1,3 @@
+// Binds the traversal source `g` that remote (bytecode) clients address, as on Neptune.
+def globals = [:]
+globals << [g : traversal().withEmbedded(graph)]
