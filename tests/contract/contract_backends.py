@@ -48,8 +48,99 @@ async def embedded_backend(tmp_path: Path) -> AsyncIterator[MakeFactory]:
             await factory.close()
 
 
+@asynccontextmanager
+async def neptune_backend(tmp_path: Path) -> AsyncIterator[MakeFactory]:
+    """Embedded stores with the graph on the local Gremlin Server (TinkerGraph like Neptune).
+
+    Workspaces get a per-context unique prefix, as the server is shared; on exit the
+    context drops every workspace it used and closes its connection. Factories close
+    nothing of the graph, since a test may reopen a workspace after closing its factory.
+    """
+    import uuid
+
+    from lambdarag.storage.composite import CompositeStorageFactory
+    from lambdarag.storage.embedded import EmbeddedStorageFactory
+    from lambdarag.storage.neptune import GremlinRunner, NeptuneConfig, NeptuneGraphStorage
+    from tests.aws.conftest import HOST, require_service
+
+    port = int(os.environ.get("LAMBDARAG_GREMLIN_PORT", "8182"))
+    require_service("gremlin", port)
+    runner = GremlinRunner(NeptuneConfig(url=f"ws://{HOST}:{port}/gremlin"))
+    prefix = f"c{uuid.uuid4().hex[:10]}"
+    opened: list[StorageFactory] = []
+    graphs: dict[str, NeptuneGraphStorage] = {}
+
+    def graph_of(workspace: str) -> NeptuneGraphStorage:
+        if workspace not in graphs:
+            graphs[workspace] = NeptuneGraphStorage(runner, f"{prefix}_{workspace}")
+        return graphs[workspace]
+
+    def make(workspace: str) -> StorageFactory:
+        base = EmbeddedStorageFactory(tmp_path / "rag_storage", workspace)
+        factory = CompositeStorageFactory(base, graph=lambda: graph_of(workspace))
+        opened.append(factory)
+        return factory
+
+    try:
+        yield make
+    finally:
+        for factory in opened:
+            await factory.close()
+        for graph in graphs.values():
+            await graph.drop()
+        await runner.close()
+
+
+@asynccontextmanager
+async def opensearch_backend(tmp_path: Path) -> AsyncIterator[MakeFactory]:
+    """Embedded stores with the vectors on the local OpenSearch node (k-NN, lucene).
+
+    Indices get a per-context unique prefix, as the node is shared. Each factory has its
+    own client, closed with the factory; the indices outlive it (a test may reopen a
+    workspace after closing its factory) and are deleted when the context exits.
+    """
+    import uuid
+
+    from lambdarag.storage.composite import CompositeStorageFactory
+    from lambdarag.storage.embedded import EmbeddedStorageFactory
+    from lambdarag.storage.opensearch import (
+        OpenSearchSettings,
+        OpenSearchVectors,
+        delete_indices,
+        make_client,
+    )
+    from tests.aws.conftest import HOST, require_service
+
+    port = int(os.environ.get("LAMBDARAG_OPENSEARCH_PORT", "9200"))
+    require_service("opensearch", port)
+    settings = OpenSearchSettings(
+        hosts=(f"http://{HOST}:{port}",), index_prefix=f"lrct-{uuid.uuid4().hex[:10]}"
+    )
+    opened: list[StorageFactory] = []
+
+    def make(workspace: str) -> StorageFactory:
+        vectors = OpenSearchVectors(make_client(settings), settings, workspace, owns_client=True)
+        base = EmbeddedStorageFactory(tmp_path / "rag_storage", workspace)
+        factory = CompositeStorageFactory(base, vectors=vectors, closers=[vectors.close])
+        opened.append(factory)
+        return factory
+
+    try:
+        yield make
+    finally:
+        for factory in opened:
+            await factory.close()
+        admin = make_client(settings)
+        try:
+            await delete_indices(admin, settings.index_prefix, settings.endpoint)
+        finally:
+            await admin.close()
+
+
 BACKENDS: dict[str, BackendContext] = {
     "embedded": embedded_backend,
+    "neptune": neptune_backend,
+    "opensearch": opensearch_backend,
 }
 
 

@@ -1,0 +1,222 @@
+"""Connecting to Neptune (or any TinkerPop 3.7 Gremlin Server) and running traversals.
+
+gremlinpython's ``DriverRemoteConnection`` is synchronous: :class:`GremlinRunner` runs
+every traversal in a worker thread (``asyncio.to_thread``) so the event loop never
+blocks. Neptune commits each traversal sent without a session as one transaction, and
+concurrent writers to the same elements can fail with ``ConcurrentModificationException``:
+those failures (and Neptune's other retryable ones) are retried with exponential backoff
+and full jitter. Every write the adapter sends is idempotent, so a retry is always safe.
+
+With IAM authentication the WebSocket upgrade request must carry a SigV4 signature for
+the service ``neptune-db``; :func:`sigv4_headers` builds it with botocore.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+
+from lambdarag.storage.base import StorageError, StoreUnavailableError
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+NEPTUNE_SERVICE = "neptune-db"
+# Neptune's error codes that a retry can cure (docs: "Neptune Service Errors").
+RETRYABLE_CODES = (
+    "ConcurrentModificationException",
+    "ReadOnlyViolationException",  # writer failed over; the next connection finds the new one
+    "ThrottlingException",
+    "MemoryLimitExceededException",
+    "TooManyRequestsException",
+)
+
+
+@dataclass(frozen=True)
+class NeptuneConfig:
+    """Where and how to reach the Gremlin endpoint.
+
+    ``url`` is ``ws://host:8182/gremlin`` locally and ``wss://<cluster>:8182/gremlin`` on
+    Neptune. ``iam_auth`` signs the WebSocket upgrade with SigV4 (``region`` required).
+    """
+
+    url: str
+    traversal_source: str = "g"
+    username: str = ""
+    password: str = ""
+    iam_auth: bool = False
+    region: str = ""
+    pool_size: int = 4
+    batch_size: int = 50
+    max_retries: int = 5
+    backoff_base: float = 0.1
+    backoff_cap: float = 5.0
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> NeptuneConfig:
+        """LightRAG's ``GREMLIN_HOST``/``GREMLIN_PORT``/``GREMLIN_USER``/``GREMLIN_PASSWORD``/
+        ``GREMLIN_TRAVERSE_SOURCE``, plus ``GREMLIN_URL`` (overrides host and port),
+        ``NEPTUNE_IAM_AUTH`` and ``AWS_REGION``."""
+        env = os.environ if environ is None else environ
+        url = env.get("GREMLIN_URL", "")
+        if not url:
+            host, port = env.get("GREMLIN_HOST", "127.0.0.1"), env.get("GREMLIN_PORT", "8182")
+            url = f"ws://{host}:{port}/gremlin"
+        return cls(
+            url=url,
+            traversal_source=env.get("GREMLIN_TRAVERSE_SOURCE", "g"),
+            username=env.get("GREMLIN_USER", ""),
+            password=env.get("GREMLIN_PASSWORD", ""),
+            iam_auth=env.get("NEPTUNE_IAM_AUTH", "").lower() in ("1", "true", "yes"),
+            region=env.get("AWS_REGION", env.get("AWS_DEFAULT_REGION", "")),
+        )
+
+
+def sigv4_headers(url: str, region: str, credentials: Any = None) -> dict[str, str]:
+    """SigV4 headers (``Authorization``, ``X-Amz-Date``, ``Host``, ...) for the upgrade GET.
+
+    ``credentials`` are botocore credentials; by default the session's (env, profile,
+    instance or Lambda role). The signature covers the https form of ``url``.
+    """
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    if credentials is None:
+        import boto3
+
+        credentials = boto3.Session().get_credentials()
+        if credentials is None:
+            raise StoreUnavailableError(f"Neptune {url}: IAM auth is on but no AWS credentials")
+        credentials = credentials.get_frozen_credentials()
+    if not region:
+        raise StoreUnavailableError(f"Neptune {url}: IAM auth needs a region (AWS_REGION)")
+    parts = urlsplit(url)
+    scheme = "https" if parts.scheme in ("wss", "https") else "http"
+    request = AWSRequest(method="GET", url=urlunsplit((scheme, *parts[1:])), data=None)
+    SigV4Auth(credentials, NEPTUNE_SERVICE, region).add_auth(request)
+    return dict(request.headers.items())
+
+
+def connect(config: NeptuneConfig) -> Any:
+    """A ``DriverRemoteConnection`` (blocking: call it from a worker thread)."""
+    from gremlin_python.driver.driver_remote_connection import DriverRemoteConnection
+
+    headers = sigv4_headers(config.url, config.region) if config.iam_auth else None
+    try:
+        return DriverRemoteConnection(
+            config.url,
+            config.traversal_source,
+            username=config.username,
+            password=config.password,
+            headers=headers,
+            pool_size=config.pool_size,
+        )
+    except Exception as exc:  # aiohttp/socket errors vary by cause
+        raise StoreUnavailableError(f"Gremlin endpoint {config.url} is unreachable: {exc}") from exc
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Whether Neptune says the traversal may succeed when sent again."""
+    text = str(exc)
+    attributes = getattr(exc, "status_attributes", None) or {}
+    text += " " + str(attributes.get("exceptions", ""))
+    return any(code in text for code in RETRYABLE_CODES)
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    return isinstance(exc, OSError | ConnectionError | asyncio.TimeoutError) or (
+        type(exc).__module__.startswith("aiohttp")
+    )
+
+
+class GremlinRunner:
+    """Runs blocking traversal calls off the event loop, with retries and error mapping.
+
+    ``connection_factory`` is called once, lazily, in a worker thread; tests pass a fake.
+    """
+
+    def __init__(
+        self,
+        config: NeptuneConfig,
+        connection_factory: Callable[[NeptuneConfig], Any] = connect,
+    ) -> None:
+        self.config = config
+        self._connection_factory = connection_factory
+        self._connection: Any = None
+        self._lock = threading.Lock()
+
+    def _remote(self) -> Any:
+        with self._lock:
+            if self._connection is None:
+                self._connection = self._connection_factory(self.config)
+            return self._connection
+
+    def source(self) -> Any:
+        """A traversal source ``g`` bound to the connection (blocking)."""
+        from gremlin_python.process.anonymous_traversal import traversal
+
+        return traversal().with_remote(self._remote())
+
+    async def run(self, call: Callable[[Any], T]) -> T:
+        """``call(g)`` in a worker thread; retried on Neptune's retryable errors."""
+
+        def attempt_sync() -> T:
+            try:
+                return call(self.source())
+            except StorageError:
+                raise
+            except Exception as exc:
+                if _is_connection_error(exc):
+                    raise StoreUnavailableError(
+                        f"Gremlin endpoint {self.config.url} is unreachable: {exc}"
+                    ) from exc
+                raise
+
+        async def attempt() -> T:
+            return await asyncio.to_thread(attempt_sync)
+
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.config.max_retries + 1),
+            wait=self._delay,
+            retry=retry_if_exception(is_retryable),
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
+        try:
+            return await retrying(attempt)
+        except StorageError:
+            raise
+        except Exception as exc:
+            raise StorageError(f"Gremlin endpoint {self.config.url} failed: {exc}") from exc
+
+    def _delay(self, state: RetryCallState) -> float:
+        ceiling = self.config.backoff_base * 2 ** (state.attempt_number - 1)
+        return random.uniform(0, min(self.config.backoff_cap, ceiling))
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0.0
+        logger.warning(
+            "Gremlin %s: %s; retry %d/%d in %.2f s",
+            self.config.url,
+            str(exc)[:200],
+            state.attempt_number,
+            self.config.max_retries,
+            wait,
+        )
+
+    async def close(self) -> None:
+        with self._lock:
+            connection, self._connection = self._connection, None
+        if connection is not None:
+            await asyncio.to_thread(connection.close)

@@ -1,0 +1,235 @@
+"""Connection settings and the AsyncOpenSearch client of the OpenSearch adapter.
+
+Settings come from environment names LightRAG's OpenSearch storage already reads, so a
+LightRAG ``.env`` keeps working; the ``LAMBDARAG_OPENSEARCH_*`` names cover what LightRAG
+lacks. :meth:`OpenSearchSettings.from_env` takes the mapping to read (the composition root
+passes ``os.environ``): nothing in this package reads the process environment itself.
+
+============================================  ==========================================
+name                                          meaning (default)
+============================================  ==========================================
+``OPENSEARCH_HOSTS``                          comma-separated ``host:port`` or URLs
+                                              (``localhost:9200``)
+``OPENSEARCH_USER`` / ``OPENSEARCH_PASSWORD``  basic auth for self-managed clusters (none)
+``OPENSEARCH_USE_SSL``                        TLS (``false``; an ``https://`` host implies it)
+``OPENSEARCH_VERIFY_CERTS``                   verify the server certificate (``true``)
+``OPENSEARCH_TIMEOUT``                        request timeout in seconds (``30``)
+``OPENSEARCH_MAX_RETRIES``                    transport retries on 429/502/503/504 (``3``)
+``OPENSEARCH_KNN_M``                          HNSW ``m`` (``16``)
+``OPENSEARCH_KNN_EF_CONSTRUCTION``            HNSW ``ef_construction`` (``200``)
+``OPENSEARCH_KNN_EF_SEARCH``                  candidates per query, at least ``k``; 0 omits it (``100``)
+``LAMBDARAG_OPENSEARCH_ENGINE``               ``lucene`` or ``faiss`` (``lucene``)
+``LAMBDARAG_OPENSEARCH_SPACE``                ``innerproduct`` or ``cosinesimil``
+                                              (``innerproduct``, see vector.py)
+``LAMBDARAG_OPENSEARCH_INDEX_PREFIX``         first part of every index name (``lambdarag``)
+``LAMBDARAG_OPENSEARCH_SHARDS`` / ``_REPLICAS``  per index (``1`` / ``0``)
+``LAMBDARAG_OPENSEARCH_REFRESH``              ``true``, ``wait_for`` or ``false`` (``true``)
+``LAMBDARAG_OPENSEARCH_BULK_DOCS``            documents per bulk request (``500``)
+``LAMBDARAG_OPENSEARCH_BULK_BYTES``           bytes per bulk request (``5000000``)
+``LAMBDARAG_OPENSEARCH_BULK_CONCURRENCY``     bulk requests in flight per upsert (``2``)
+``LAMBDARAG_OPENSEARCH_AWS_SERVICE``          ``es`` (Amazon OpenSearch Service) or ``aoss``
+                                              (Serverless): SigV4 instead of basic auth
+``LAMBDARAG_OPENSEARCH_AWS_REGION``           SigV4 region (``AWS_REGION``)
+============================================  ==========================================
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from lambdarag.storage.base import StorageError, StoreUnavailableError
+
+if TYPE_CHECKING:
+    from opensearchpy import AsyncOpenSearch
+
+logger = logging.getLogger(__name__)
+
+ENGINES = ("lucene", "faiss", "nmslib")
+SPACES = ("innerproduct", "cosinesimil")
+REFRESH_MODES = ("true", "wait_for", "false")
+AWS_SERVICES = ("", "es", "aoss")
+_TRUE = ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class OpenSearchSettings:
+    """Where the cluster is, how to authenticate, and how indices are built.
+
+    Parameters
+    ----------
+    hosts:
+        ``host:port`` strings or URLs.
+    engine, space_type, m, ef_construction, ef_search:
+        The ``knn_vector`` method; only ``lucene`` runs on the local node.
+    refresh:
+        ``true`` makes every write visible to the next search (one small segment per bulk
+        request); ``wait_for`` waits for the next scheduled refresh (up to
+        ``index.refresh_interval``, 1 s by default) instead; ``false`` is eventually
+        consistent. Serverless collections accept none of them: with ``aws_service="aoss"``
+        the parameter is never sent and writes show in searches after a few seconds.
+    aws_service, aws_region:
+        ``es`` or ``aoss`` sign requests with SigV4 using boto3's default credentials.
+
+    Examples
+    --------
+    >>> OpenSearchSettings.from_env({"OPENSEARCH_HOSTS": "http://127.0.0.1:9200"}).hosts
+    ('http://127.0.0.1:9200',)
+    """
+
+    hosts: tuple[str, ...] = ("localhost:9200",)
+    user: str = ""
+    password: str = field(default="", repr=False)
+    use_ssl: bool = False
+    verify_certs: bool = True
+    timeout: float = 30.0
+    max_retries: int = 3
+    engine: str = "lucene"
+    space_type: str = "innerproduct"
+    m: int = 16
+    ef_construction: int = 200
+    ef_search: int = 100
+    index_prefix: str = "lambdarag"
+    shards: int = 1
+    replicas: int = 0
+    refresh: str = "true"
+    bulk_docs: int = 500
+    bulk_bytes: int = 5_000_000
+    bulk_concurrency: int = 2
+    aws_service: str = ""
+    aws_region: str = ""
+
+    def __post_init__(self) -> None:
+        _choice("engine", self.engine, ENGINES)
+        _choice("space_type", self.space_type, SPACES)
+        _choice("refresh", self.refresh, REFRESH_MODES)
+        _choice("aws_service", self.aws_service, AWS_SERVICES)
+        if not self.hosts:
+            raise ValueError("OpenSearch needs at least one host (OPENSEARCH_HOSTS)")
+        if min(self.bulk_docs, self.bulk_bytes, self.bulk_concurrency, self.m) < 1:
+            raise ValueError("OpenSearch bulk limits and HNSW m must be positive")
+        if self.aws_service and not self.aws_region:
+            raise ValueError(
+                "SigV4 needs a region: set LAMBDARAG_OPENSEARCH_AWS_REGION or AWS_REGION"
+            )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> OpenSearchSettings:
+        """Settings from LightRAG's ``OPENSEARCH_*`` names plus ``LAMBDARAG_OPENSEARCH_*``."""
+        default = cls()
+
+        def text(name: str, fallback: str) -> str:
+            value = environ.get(name)
+            return value.strip() if value is not None and value.strip() else fallback
+
+        def number(name: str, fallback: int) -> int:
+            return int(text(name, str(fallback)))
+
+        def flag(name: str, fallback: bool) -> bool:
+            return text(name, str(fallback)).lower() in _TRUE
+
+        prefix = "LAMBDARAG_OPENSEARCH_"
+        hosts = tuple(h.strip() for h in text("OPENSEARCH_HOSTS", "").split(",") if h.strip())
+        service = text(f"{prefix}AWS_SERVICE", "").lower()
+        return cls(
+            hosts=hosts or default.hosts,
+            user=text("OPENSEARCH_USER", ""),
+            password=environ.get("OPENSEARCH_PASSWORD", ""),
+            use_ssl=flag("OPENSEARCH_USE_SSL", any(h.startswith("https://") for h in hosts)),
+            verify_certs=flag("OPENSEARCH_VERIFY_CERTS", default.verify_certs),
+            timeout=float(text("OPENSEARCH_TIMEOUT", str(default.timeout))),
+            max_retries=number("OPENSEARCH_MAX_RETRIES", default.max_retries),
+            engine=text(f"{prefix}ENGINE", default.engine).lower(),
+            space_type=text(f"{prefix}SPACE", default.space_type).lower(),
+            m=number("OPENSEARCH_KNN_M", default.m),
+            ef_construction=number("OPENSEARCH_KNN_EF_CONSTRUCTION", default.ef_construction),
+            ef_search=number("OPENSEARCH_KNN_EF_SEARCH", default.ef_search),
+            index_prefix=text(f"{prefix}INDEX_PREFIX", default.index_prefix),
+            shards=number(f"{prefix}SHARDS", default.shards),
+            replicas=number(f"{prefix}REPLICAS", default.replicas),
+            refresh=text(f"{prefix}REFRESH", default.refresh).lower(),
+            bulk_docs=number(f"{prefix}BULK_DOCS", default.bulk_docs),
+            bulk_bytes=number(f"{prefix}BULK_BYTES", default.bulk_bytes),
+            bulk_concurrency=number(f"{prefix}BULK_CONCURRENCY", default.bulk_concurrency),
+            aws_service=service,
+            aws_region=text(f"{prefix}AWS_REGION", text("AWS_REGION", "")) if service else "",
+        )
+
+    def with_prefix(self, index_prefix: str) -> OpenSearchSettings:
+        """A copy whose indices start with ``index_prefix`` (tests scope runs with it)."""
+        return replace(self, index_prefix=index_prefix)
+
+    @property
+    def endpoint(self) -> str:
+        """The hosts, for error messages."""
+        return ",".join(self.hosts)
+
+
+def make_client(settings: OpenSearchSettings) -> AsyncOpenSearch:
+    """An ``AsyncOpenSearch`` (aiohttp) client: SigV4 for ``es``/``aoss``, else basic auth.
+
+    Nothing is sent until the first request, so this is safe to call outside a loop.
+    """
+    from opensearchpy import AsyncHttpConnection, AsyncOpenSearch
+
+    return AsyncOpenSearch(
+        hosts=list(settings.hosts),
+        http_auth=auth_for(settings),
+        use_ssl=settings.use_ssl,
+        verify_certs=settings.verify_certs,
+        ssl_show_warn=False,
+        connection_class=AsyncHttpConnection,
+        timeout=settings.timeout,
+        max_retries=settings.max_retries,
+        retry_on_timeout=True,
+        retry_on_status=(429, 502, 503, 504),
+    )
+
+
+def auth_for(settings: OpenSearchSettings) -> Any:
+    """The ``http_auth`` of the client: a SigV4 signer, a (user, password) pair, or None."""
+    if settings.aws_service:
+        import boto3  # only SigV4 deployments need it at import time
+        from opensearchpy import AWSV4SignerAsyncAuth
+
+        credentials = boto3.Session().get_credentials()
+        if credentials is None:
+            raise StoreUnavailableError(
+                f"no AWS credentials found to sign OpenSearch requests to {settings.endpoint} "
+                f"(service {settings.aws_service}); configure the role or AWS_* variables"
+            )
+        return AWSV4SignerAsyncAuth(credentials, settings.aws_region, settings.aws_service)
+    if settings.user:
+        return (settings.user, settings.password)
+    return None
+
+
+def translate(exc: Exception, endpoint: str, action: str) -> StorageError:
+    """An opensearch-py error as a storage error naming ``endpoint`` and ``action``."""
+    from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
+    from opensearchpy.exceptions import TransportError
+
+    if isinstance(exc, OpenSearchConnectionError):  # also ConnectionTimeout and SSLError
+        return StoreUnavailableError(
+            f"OpenSearch at {endpoint} is unreachable ({action}): {type(exc).__name__}"
+        )
+    if isinstance(exc, TransportError):
+        reason = _reason(exc)
+        return StorageError(f"OpenSearch {action} failed at {endpoint}: {exc.status_code} {reason}")
+    return StorageError(f"OpenSearch {action} failed at {endpoint}: {exc!r}")
+
+
+def _reason(exc: Any) -> str:
+    info = getattr(exc, "info", None)
+    if isinstance(info, dict):
+        error = info.get("error")
+        if isinstance(error, dict):
+            return f"{error.get('type', '')}: {error.get('reason', '')}"[:300]
+    return str(getattr(exc, "error", exc))[:300]
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"OpenSearch {name} must be one of {allowed}, got {value!r}")
