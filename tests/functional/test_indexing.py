@@ -189,6 +189,30 @@ def test_upload_over_the_size_limit_is_413(tmp_path, fake_llm: FakeLLMServer) ->
     assert response.json()["detail"].startswith("File too large. Maximum size:")
 
 
+def test_deleting_a_document_while_its_chunks_are_embedded_leaves_no_vector(
+    indexed: TestClient, fake_llm: FakeLLMServer
+) -> None:
+    from tests.functional.corpus import wait_for
+
+    ws = workspace(indexed)
+    # GIVEN a document whose chunk embedding request is in flight on a slow provider
+    fake_llm.delay = 0.5
+    track = insert(indexed, "Vera Holt mapped the Kessel Reef with Ido Marsh.", "vera.txt")
+    wait_for(lambda: any("Kessel Reef" in str(body) for path, body in fake_llm.requests
+                         if "embed" in path))
+    doc_id = indexed.get(f"/documents/track_status/{track}").json()["documents"][0]["id"]
+    # WHEN it is deleted before the embeddings come back
+    response = indexed.request("DELETE", "/documents/delete_document", json={"doc_ids": [doc_id]})
+    assert response.json()["status"] == "deletion_started"
+    wait_for(lambda: run(indexed, ws.stores.doc_status.get, doc_id) is None)
+    run(indexed, indexed.app.state.engine.runner.wait_idle)  # type: ignore[attr-defined]
+    fake_llm.delay = 0.0
+    # THEN the chunk vectors written after the delete are removed by the pipeline itself
+    assert run(indexed, ws.stores.chunks_vdb.get_by_ids, [f"{doc_id}-chunk-000"]) == [None]
+    assert run(indexed, ws.stores.text_chunks.keys, doc_id) == []
+    assert run(indexed, ws.stores.doc_status.get, doc_id) is None
+
+
 def test_deleting_a_document_while_it_is_being_indexed_leaves_nothing_behind(
     indexed: TestClient, fake_llm: FakeLLMServer
 ) -> None:

@@ -103,15 +103,18 @@ async def prepare(ws: Workspace, payload: Payload) -> Payload:
     chunks = chunk_sections(sections, chunk_size=options.chunk_size, overlap=options.chunk_overlap)
     file_path = record.get("file_path", "unknown_source")
     ids = [chunk_id_for(doc_id, c["chunk_order_index"]) for c in chunks]
-    await _store_chunks(ws, doc_id, file_path, ids, chunks)
-    record = await _status(ws, doc_id)
-    await _set_status(ws, record, "processing", chunks_list=ids, chunks_count=len(ids))
 
     async def undo() -> None:
         await ws.stores.text_chunks.delete(ids)
         await ws.stores.chunks_vdb.delete(ids)
         await ws.stores.doc_status.delete([doc_id])
 
+    await _store_chunks(ws, doc_id, file_path, ids, chunks)
+    # Guard before re-reading the status: a delete that ran while the chunks were being
+    # embedded has removed the record, and the vectors written after it must go too.
+    await _guard(ws, doc_id, undo)
+    record = await _status(ws, doc_id)
+    await _set_status(ws, record, "processing", chunks_list=ids, chunks_count=len(ids))
     await _guard(ws, doc_id, undo)
     ws.pipeline.log(f"Chunked {file_path}: {len(ids)} chunks")
     return _plan(payload, len(ids), options.extract_batch_size)
