@@ -17,6 +17,7 @@ import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -137,10 +138,100 @@ async def opensearch_backend(tmp_path: Path) -> AsyncIterator[MakeFactory]:
             await admin.close()
 
 
+def _dynamodb_client(port: int) -> Any:
+    """A boto3 client for DynamoDB Local with the suite's fixed dummy credentials."""
+    import boto3
+    from botocore.config import Config
+
+    from tests.aws.conftest import AWS_CREDENTIALS, AWS_REGION, HOST
+
+    return boto3.client(
+        "dynamodb", endpoint_url=f"http://{HOST}:{port}", region_name=AWS_REGION,
+        config=Config(retries={"mode": "adaptive", "max_attempts": 5}), **AWS_CREDENTIALS,
+    )
+
+
+@asynccontextmanager
+async def dynamodb_backend(tmp_path: Path) -> AsyncIterator[MakeFactory]:
+    """KV, doc status and fragments on DynamoDB Local; vectors and graph embedded.
+
+    Each context has its own table (``lrct-<uuid>``), created on first use and deleted
+    when the context exits; factories share the context's client and do not close it.
+    """
+    async with _dynamodb_tables() as dynamo:
+
+        def make(workspace: str) -> StorageFactory:
+            from lambdarag.storage.composite import CompositeStorageFactory
+            from lambdarag.storage.embedded import EmbeddedStorageFactory
+
+            embedded = EmbeddedStorageFactory(tmp_path / "rag_storage", workspace)
+            return CompositeStorageFactory(
+                dynamo(workspace), vectors=embedded.vectors, graph=embedded.graph,
+                closers=[embedded.close],
+            )
+
+        yield make
+
+
+@asynccontextmanager
+async def aws_backend(tmp_path: Path) -> AsyncIterator[MakeFactory]:
+    """All three AWS adapters at once: DynamoDB + OpenSearch vectors + Neptune graph."""
+    from lambdarag.storage.composite import CompositeStorageFactory
+
+    async with (
+        _dynamodb_tables() as dynamo,
+        opensearch_backend(tmp_path / "os") as vectors_of,
+        neptune_backend(tmp_path / "neptune") as graph_of,
+    ):
+
+        def make(workspace: str) -> StorageFactory:
+            with_vectors, with_graph = vectors_of(workspace), graph_of(workspace)
+            return CompositeStorageFactory(
+                dynamo(workspace), vectors=with_vectors.vectors, graph=with_graph.graph,
+                closers=[with_vectors.close, with_graph.close],
+            )
+
+        yield make
+
+
+@asynccontextmanager
+async def _dynamodb_tables() -> AsyncIterator[MakeFactory]:
+    """``make(workspace)`` of DynamoDB factories on a table unique to this context."""
+    import asyncio
+    import uuid
+
+    from lambdarag.storage.dynamodb import DynamoDBSettings, DynamoDBStorageFactory
+    from tests.aws.conftest import require_service
+
+    port = int(os.environ.get("LAMBDARAG_DYNAMODB_PORT", "8000"))
+    require_service("dynamodb", port)
+    client = _dynamodb_client(port)
+    settings = DynamoDBSettings(table=f"lrct-{uuid.uuid4().hex[:12]}")
+    opened: list[StorageFactory] = []
+
+    def make(workspace: str) -> StorageFactory:
+        factory = DynamoDBStorageFactory(settings, workspace, client=client)
+        opened.append(factory)
+        return factory
+
+    try:
+        yield make
+    finally:
+        for factory in opened:
+            await factory.close()
+        try:
+            await asyncio.to_thread(client.delete_table, TableName=settings.table)
+        except client.exceptions.ResourceNotFoundException:
+            pass  # no test of this context touched DynamoDB
+        client.close()
+
+
 BACKENDS: dict[str, BackendContext] = {
     "embedded": embedded_backend,
     "neptune": neptune_backend,
     "opensearch": opensearch_backend,
+    "dynamodb": dynamodb_backend,
+    "aws": aws_backend,
 }
 
 
