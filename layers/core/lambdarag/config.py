@@ -41,7 +41,7 @@ DEFAULT_EMBEDDING: dict[str, tuple[str, int]] = {
     "lollms": ("lollms_embedding", 1024),
     "bedrock": ("amazon.titan-embed-text-v2:0", 1024),
 }
-# LightRAG's default storage class names all mean "the embedded store" here.
+# LightRAG's default storage class names all mean "the embedded store" here, for any kind.
 EMBEDDED_STORAGE_NAMES = {
     "embedded",
     "JsonKVStorage",
@@ -49,6 +49,22 @@ EMBEDDED_STORAGE_NAMES = {
     "NanoVectorDBStorage",
     "NetworkXStorage",
 }
+# Accepted LIGHTRAG_*_STORAGE values beyond the embedded ones -> the backend that serves them.
+# LightRAG's own class names come first (OpenSearchVectorDBStorage in lightrag/kg/opensearch_impl,
+# GremlinStorage in the older lightrag/kg/gremlin_impl); our short aliases follow.
+AWS_STORAGE_NAMES: dict[str, dict[str, str]] = {
+    "lightrag_kv_storage": {"DynamoDBKVStorage": "dynamodb", "dynamodb": "dynamodb"},
+    "lightrag_doc_status_storage": {"DynamoDBDocStatusStorage": "dynamodb", "dynamodb": "dynamodb"},
+    "lightrag_vector_storage": {"OpenSearchVectorDBStorage": "opensearch",
+                                "OpenSearchVectorStorage": "opensearch", "opensearch": "opensearch"},
+    "lightrag_graph_storage": {"NeptuneGraphStorage": "neptune", "GremlinStorage": "neptune",
+                               "neptune": "neptune"},
+}
+# Connection settings of the AWS backends are read by each adapter from this slice of the
+# environment (and .env), taken once here: see lambdarag.storage.select.
+STORAGE_ENV_PREFIXES = ("OPENSEARCH_", "LAMBDARAG_OPENSEARCH_", "GREMLIN_", "NEPTUNE_",
+                        "DYNAMODB_", "LAMBDARAG_DYNAMODB_", "LAMBDARAG_S3_", "AWS_REGION",
+                        "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL")
 
 
 # LightRAG's public fallback JWT secret, and its documentation's placeholders: never real secrets.
@@ -234,11 +250,19 @@ class Settings(BaseSettings):
         "lightrag_doc_status_storage",
     )
     @classmethod
-    def _known_storage(cls, value: str) -> str:
-        if value not in EMBEDDED_STORAGE_NAMES:
-            allowed = ", ".join(sorted(EMBEDDED_STORAGE_NAMES))
-            raise ValueError(f"unknown storage {value!r}; this build supports: {allowed}")
+    def _known_storage(cls, value: str, info: ValidationInfo) -> str:
+        accepted = EMBEDDED_STORAGE_NAMES | set(AWS_STORAGE_NAMES[str(info.field_name)])
+        if value not in accepted:
+            allowed = ", ".join(sorted(accepted))
+            raise ValueError(f"unknown storage {value!r}; accepted: {allowed}")
         return value
+
+    @model_validator(mode="after")
+    def _check_storage(self) -> Settings:
+        from lambdarag.storage.select import check_selection
+
+        check_selection(self.storage_backends, self.storage_environ)
+        return self
 
     @model_validator(mode="after")
     def _check_chunking(self) -> Settings:
@@ -289,6 +313,21 @@ class Settings(BaseSettings):
             region=self.aws_region,
             max_retries=self.llm_max_retries,
         )
+
+    @cached_property
+    def storage_backends(self) -> dict[str, str]:
+        """``{"kv"|"doc_status"|"vectors"|"graph": "embedded"|"dynamodb"|"opensearch"|"neptune"}``."""
+        kinds = {"kv": self.lightrag_kv_storage, "doc_status": self.lightrag_doc_status_storage,
+                 "vectors": self.lightrag_vector_storage, "graph": self.lightrag_graph_storage}
+        return {kind: AWS_STORAGE_NAMES[f"lightrag_{kind.replace('vectors', 'vector')}_storage"]
+                .get(name, "embedded") for kind, name in kinds.items()}
+
+    @cached_property
+    def storage_environ(self) -> dict[str, str]:
+        """The AWS backends' connection settings (``STORAGE_ENV_PREFIXES``), environment over .env."""
+        merged = {**{k: v for k, v in dotenv_values(".env").items() if v is not None}, **os.environ}
+        return {key.upper(): value for key, value in merged.items()
+                if key.upper().startswith(STORAGE_ENV_PREFIXES)}
 
     @cached_property
     def accounts(self) -> dict[str, str]:

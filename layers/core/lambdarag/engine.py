@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from lambdarag.config import Settings
 from lambdarag.indexing.extract import ExtractionOptions
@@ -23,6 +24,9 @@ from lambdarag.storage.base import StorageFactory
 from lambdarag.stores import Stores
 from lambdarag.utils import sanitise_workspace
 from lambdarag.workspace import IndexingOptions, QueryOptions, Workspace
+
+if TYPE_CHECKING:
+    from lambdarag.storage.select import StorageSelection
 
 StorageMaker = Callable[[str], StorageFactory]
 WorkspaceLister = Callable[[], list[str]]
@@ -75,13 +79,11 @@ def query_options(settings: Settings) -> QueryOptions:
     )
 
 
-def embedded_storage(settings: Settings) -> tuple[StorageMaker, WorkspaceLister]:
-    from lambdarag.storage.embedded import EmbeddedStorageFactory, stored_workspaces
+def selected_storage(settings: Settings) -> StorageSelection:
+    """The backends LIGHTRAG_*_STORAGE chose; adapter modules load only when selected."""
+    from lambdarag.storage.select import StorageSelection
 
-    return (
-        lambda workspace: EmbeddedStorageFactory(settings.working_dir, workspace),
-        lambda: stored_workspaces(settings.working_dir),
-    )
+    return StorageSelection.from_settings(settings)
 
 
 class Engine:
@@ -99,8 +101,10 @@ class Engine:
         self.settings = settings
         self.llm = llm or create_llm(settings.llm_config())
         self.embedder = embedder or create_embedding(settings.embedding_config())
+        self._selection: StorageSelection | None = None
         if storage is None:
-            storage, workspaces = embedded_storage(settings)
+            self._selection = selected_storage(settings)
+            storage, workspaces = self._selection.open, self._selection.workspaces
         self._storage = storage
         self._stored_workspaces = workspaces or (lambda: [])
         self._indexing = indexing_options(settings)
@@ -148,6 +152,8 @@ class Engine:
             await factory.close()
         self._factories.clear()
         self._workspaces.clear()
+        if self._selection is not None:
+            await self._selection.aclose()
         await self.llm.aclose()
         if self.embedder is not self.llm:
             await self.embedder.aclose()

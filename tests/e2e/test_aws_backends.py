@@ -1,0 +1,220 @@
+"""The API on the AWS backends, selected by setting, gives the embedded store's results.
+
+GIVEN the same corpus and fake LLM, one app runs on the embedded store and one with
+``LIGHTRAG_VECTOR_STORAGE=OpenSearchVectorDBStorage`` and ``LIGHTRAG_GRAPH_STORAGE=
+NeptuneGraphStorage`` and ``LIGHTRAG_KV_STORAGE``/``LIGHTRAG_DOC_STATUS_STORAGE`` on
+DynamoDB, against DynamoDB Local (a table per run), the local OpenSearch node and Gremlin
+Server (``scripts/services start all``). WHEN both index it over HTTP and answer every query mode,
+``/graphs``, ``/graph/label/list``, an entity edit and a document delete, THEN every answer
+matches.
+
+Each run uses a unique workspace and index prefix and removes its graph and indices.
+Skipped when the servers are down, unless ``LAMBDARAG_AWS_TESTS=1``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from lambdarag.api.app import create_app
+from lambdarag.config import SettingsError, load_settings
+from tests.aws.conftest import AWS_CREDENTIALS, AWS_REGION, HOST, require_service
+from tests.fakes.llm_server import FakeLLMServer
+from tests.functional.conftest import fake_settings, insert, run, wait_track, workspace
+from tests.functional.corpus import CORPUS, wait_for
+
+MODES = ["local", "global", "hybrid", "naive", "mix"]
+QUESTIONS = ["Who founded Acme Corp?", "What did Alice Smith present at the Orbital Summit?"]
+
+
+
+def graph(client: TestClient) -> tuple[set[str], set[frozenset[str]]]:
+    body = client.get("/graphs", params={"label": "*", "max_depth": 10, "max_nodes": 1000}).json()
+    assert body["is_truncated"] is False
+    return ({n["id"] for n in body["nodes"]},
+            {frozenset((e["source"], e["target"])) for e in body["edges"]})
+
+
+def node_props(client: TestClient, name: str) -> dict[str, Any]:
+    body = client.get("/graphs", params={"label": name, "max_depth": 1}).json()
+    return next(n["properties"] for n in body["nodes"] if n["id"] == name)
+
+
+def answers(client: TestClient) -> dict[tuple[str, str], tuple[str, list[str]]]:
+    found = {}
+    for question in QUESTIONS:
+        for mode in MODES:
+            response = client.post("/query", json={"query": question, "mode": mode})
+            assert response.status_code == 200, response.text
+            body = response.json()
+            found[(question, mode)] = (body["response"],
+                                       [r["file_path"] for r in body["references"] or []])
+    return found
+
+
+def exercise(client: TestClient) -> dict[str, Any]:
+    """Index the corpus, then read, edit and delete through the API; what each step showed."""
+    for name, text in CORPUS.items():
+        docs = wait_track(client, insert(client, text, name), timeout=60)
+        assert [d["status"] for d in docs] == ["processed"], docs
+    seen: dict[str, Any] = {"labels": client.get("/graph/label/list").json(),
+                            "graph": graph(client), "answers": answers(client)}
+    edit = client.post("/graph/entity/edit", json={
+        "entity_name": "Acme Corp", "updated_data": {"description": "A satellite maker."}})
+    assert edit.status_code == 200, edit.text
+    props = node_props(client, "Acme Corp")
+    seen["edited"] = (props["description"], props.get("entity_type"))
+    ws = workspace(client, client.app.state.settings.workspace)  # type: ignore[attr-defined]
+    (record,) = run(client, ws.stores.doc_status.by_file_path, "acme.txt")
+    deleted = client.request("DELETE", "/documents/delete_document", json={"doc_ids": [record["id"]]})
+    assert deleted.status_code == 200, deleted.text
+    wait_for(lambda: run(client, ws.stores.doc_status.get, record["id"]) is None, timeout=60)
+    seen["after_delete"] = (client.get("/graph/label/list").json(), graph(client),
+                            answers(client))
+    return seen
+
+
+@contextmanager
+def aws_env(monkeypatch: pytest.MonkeyPatch, prefix: str) -> Iterator[None]:
+    """Select the AWS backends through the environment, as a deployment does."""
+    opensearch_port = int(os.environ.get("LAMBDARAG_OPENSEARCH_PORT", "9200"))
+    gremlin_port = int(os.environ.get("LAMBDARAG_GREMLIN_PORT", "8182"))
+    require_service("opensearch", opensearch_port)
+    require_service("gremlin", gremlin_port)
+    monkeypatch.setenv("LIGHTRAG_VECTOR_STORAGE", "OpenSearchVectorDBStorage")
+    monkeypatch.setenv("LIGHTRAG_GRAPH_STORAGE", "NeptuneGraphStorage")
+    monkeypatch.setenv("OPENSEARCH_HOSTS", f"http://{HOST}:{opensearch_port}")
+    monkeypatch.setenv("LAMBDARAG_OPENSEARCH_INDEX_PREFIX", prefix)
+    monkeypatch.setenv("GREMLIN_URL", f"ws://{HOST}:{gremlin_port}/gremlin")
+    table = f"lre2e_{uuid.uuid4().hex[:10]}"
+    dynamodb_port = int(os.environ.get("LAMBDARAG_DYNAMODB_PORT", "8000"))
+    require_service("dynamodb", dynamodb_port)
+    monkeypatch.setenv("LIGHTRAG_KV_STORAGE", "DynamoDBKVStorage")
+    monkeypatch.setenv("LIGHTRAG_DOC_STATUS_STORAGE", "DynamoDBDocStatusStorage")
+    monkeypatch.setenv("DYNAMODB_ENDPOINT_URL", f"http://{HOST}:{dynamodb_port}")
+    monkeypatch.setenv("LAMBDARAG_DYNAMODB_TABLE", table)
+    monkeypatch.setenv("AWS_REGION", AWS_REGION)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", AWS_CREDENTIALS["aws_access_key_id"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", AWS_CREDENTIALS["aws_secret_access_key"])
+    try:
+        yield
+    finally:
+        import boto3
+
+        client = boto3.client("dynamodb", endpoint_url=f"http://{HOST}:{dynamodb_port}",
+                              region_name=AWS_REGION, **AWS_CREDENTIALS)
+        try:
+            client.delete_table(TableName=table)
+        except client.exceptions.ResourceNotFoundException:
+            pass
+
+
+async def _drop_remote(ws: Any) -> None:
+    await ws.stores.graph.drop()
+    for store in (ws.stores.entities_vdb, ws.stores.relationships_vdb, ws.stores.chunks_vdb):
+        await store.drop()
+
+
+@pytest.mark.slow
+def test_aws_backends_answer_like_the_embedded_store(
+    tmp_path: Path, fake_llm: FakeLLMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = f"e2e_{uuid.uuid4().hex[:10]}"
+    # GIVEN the embedded store
+    embedded = fake_settings(tmp_path / "embedded", fake_llm, workspace=name)
+    assert set(embedded.storage_backends.values()) == {"embedded"}
+    with TestClient(create_app(embedded)) as client:
+        expected = exercise(client)
+    # ... and the AWS backends, selected by setting
+    with aws_env(monkeypatch, f"lre2e-{uuid.uuid4().hex[:10]}"):
+        settings = fake_settings(tmp_path / "aws", fake_llm, workspace=name)
+        assert settings.storage_backends["vectors"] == "opensearch"
+        assert settings.storage_backends["graph"] == "neptune"
+        with TestClient(create_app(settings)) as client:
+            engine = client.app.state.engine  # type: ignore[attr-defined]
+            try:
+                # WHEN the same steps run through the API
+                got = exercise(client)
+                assert name in engine.workspace_names()
+                stores = run(client, engine.workspace, name).stores
+                assert type(stores.graph).__name__ == "NeptuneGraphStorage"
+                assert type(stores.chunks_vdb).__name__ == "OpenSearchVectorStorage"
+                assert type(stores.doc_status).__name__ == "DynamoDocStatusStorage"
+            finally:
+                run(client, _drop_remote, run(client, engine.workspace, name))
+    # THEN every step showed the same thing
+    assert got["labels"] == expected["labels"]
+    assert got["graph"] == expected["graph"]
+    assert got["edited"] == expected["edited"]
+    for key, (text, references) in expected["answers"].items():
+        assert got["answers"][key] == (text, references), key
+    assert got["after_delete"][0] == expected["after_delete"][0]
+    assert got["after_delete"][1] == expected["after_delete"][1]
+    assert got["after_delete"][2] == expected["after_delete"][2]
+    assert "Acme Corp" in expected["labels"]
+
+
+def test_importing_the_engine_loads_no_aws_client() -> None:
+    code = ("import sys, lambdarag.engine, lambdarag.api.app; "
+            "print(sorted(m for m in ('boto3', 'botocore', 'opensearchpy', 'gremlin_python') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"LIGHTRAG_VECTOR_STORAGE": "MilvusVectorDBStorage"},
+         "LIGHTRAG_VECTOR_STORAGE: unknown storage 'MilvusVectorDBStorage'; accepted: "
+         "JsonDocStatusStorage, JsonKVStorage, NanoVectorDBStorage, NetworkXStorage, "
+         "OpenSearchVectorDBStorage, OpenSearchVectorStorage, embedded, opensearch"),
+        ({"LIGHTRAG_GRAPH_STORAGE": "Neo4JStorage"},
+         "LIGHTRAG_GRAPH_STORAGE: unknown storage 'Neo4JStorage'; accepted: "),
+        ({"LIGHTRAG_KV_STORAGE": "DynamoDBKVStorage"},
+         "configuration: LIGHTRAG_KV_STORAGE and LIGHTRAG_DOC_STATUS_STORAGE must use the same "
+         "backend"),
+        ({"LIGHTRAG_VECTOR_STORAGE": "opensearch", "OPENSEARCH_KNN_M": "many"},
+         "configuration: LIGHTRAG_VECTOR_STORAGE: bad OpenSearch setting"),
+        ({"LIGHTRAG_GRAPH_STORAGE": "GremlinStorage", "GREMLIN_URL": "http://neptune:8182"},
+         "configuration: LIGHTRAG_GRAPH_STORAGE: bad Neptune setting"),
+    ],
+)
+def test_a_bad_storage_selection_stops_start_up_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str
+) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert str(caught.value).startswith(message)
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("vector", "graph", "expected"),
+    [
+        ("NanoVectorDBStorage", "NetworkXStorage", ("embedded", "embedded")),
+        ("OpenSearchVectorDBStorage", "GremlinStorage", ("opensearch", "neptune")),
+        ("opensearch", "NeptuneGraphStorage", ("opensearch", "neptune")),
+        ("OpenSearchVectorStorage", "neptune", ("opensearch", "neptune")),
+    ],
+)
+def test_lightrag_names_and_aliases_select_the_backend(
+    monkeypatch: pytest.MonkeyPatch, vector: str, graph: str, expected: tuple[str, str]
+) -> None:
+    monkeypatch.setenv("LIGHTRAG_VECTOR_STORAGE", vector)
+    monkeypatch.setenv("LIGHTRAG_GRAPH_STORAGE", graph)
+    backends = load_settings().storage_backends
+    assert (backends["vectors"], backends["graph"]) == expected
+    assert (backends["kv"], backends["doc_status"]) == ("embedded", "embedded")
