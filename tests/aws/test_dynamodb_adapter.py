@@ -23,6 +23,7 @@ from lambdarag.storage.dynamodb import (
     key_part,
     make_client,
     partition,
+    stored_workspaces,
     table_definition,
 )
 from lambdarag.storage.dynamodb.table import KEY_TEXT_LIMIT, from_wire
@@ -240,6 +241,22 @@ async def test_missing_table_without_create_is_store_unavailable(open_factory: O
     factory = open_factory(create_table=False)
     with pytest.raises(StoreUnavailableError, match="SAM template"):
         await factory.kv("n").get_by_id("k")
+
+
+async def test_workspaces_holding_documents_are_listed_without_a_scan(
+    open_factory: Opener, dynamodb_client: Any
+) -> None:
+    settings = open_factory().settings
+    # GIVEN no table yet: nothing is listed
+    assert stored_workspaces(settings, dynamodb_client) == []
+    # WHEN two workspaces store documents and a third only KV entries
+    for workspace in ("finance", "hr"):
+        store = open_factory(workspace).doc_status()
+        await store.upsert([DocStatusRecord(id="d1", status="pending", file_path="a.txt")])
+        await store.upsert([DocStatusRecord(id="d2", status="pending", file_path="b.txt")])
+    await open_factory("scratch").kv("n").upsert({"k": {}})
+    # THEN exactly the two with documents are listed, each once
+    assert stored_workspaces(settings, dynamodb_client) == ["finance", "hr"]
 
 
 async def test_long_keys_are_hashed_but_stay_data(open_factory: Opener) -> None:

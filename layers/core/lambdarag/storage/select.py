@@ -210,10 +210,8 @@ class _DynamoDBState:
 
     ``open(workspace)`` returns the workspace's DynamoDBStorageFactory (KV, doc status,
     fragments; the selection adds vectors and graph) on one boto3 client shared by every
-    workspace; ``workspaces()`` lists the workspaces that have documents through the
-    adapter's ``stored_workspaces(settings, client)`` once it has one (a Query on a
-    workspace registry, never a Scan); until then only the workspaces this process opened
-    are listed.
+    workspace; ``workspaces()`` lists the workspaces that hold documents (one Query of the
+    adapter's workspace registry, never a Scan).
     """
 
     def __init__(self, environ: Mapping[str, str]) -> None:
@@ -222,7 +220,6 @@ class _DynamoDBState:
         self._module = dynamodb
         self._settings = dynamodb.DynamoDBSettings.from_env(environ)
         self._client = dynamodb.make_client(self._settings)
-        self._warned = False
 
     def open(self, workspace: str) -> StorageFactory:
         factory: StorageFactory = self._module.DynamoDBStorageFactory(
@@ -231,14 +228,7 @@ class _DynamoDBState:
         return factory
 
     def workspaces(self) -> list[str]:
-        lister = getattr(self._module, "stored_workspaces", None)
-        if lister is None:
-            if not self._warned:
-                self._warned = True
-                logger.warning("the DynamoDB adapter cannot list workspaces yet: only the "
-                               "workspaces this process opened are listed and resumed")
-            return []
-        return list(lister(self._settings, self._client))
+        return self._module.stored_workspaces(self._settings, self._client)
 
     async def aclose(self) -> None:
         self._client.close()

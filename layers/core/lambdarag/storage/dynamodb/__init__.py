@@ -5,7 +5,7 @@ boto3 (the ``aws`` extra) is imported only when a client is made.
 
 from lambdarag.storage.dynamodb.blobs import BlobStore, S3BlobStore
 from lambdarag.storage.dynamodb.doc_status import DynamoDocStatusStorage
-from lambdarag.storage.dynamodb.factory import DynamoDBStorageFactory
+from lambdarag.storage.dynamodb.factory import DynamoDBStorageFactory, stored_workspaces
 from lambdarag.storage.dynamodb.fragments import DynamoFragmentStorage
 from lambdarag.storage.dynamodb.kv import DynamoKVStorage
 from lambdarag.storage.dynamodb.settings import DynamoDBSettings
@@ -29,5 +29,6 @@ __all__ = [
     "key_part",
     "make_client",
     "partition",
+    "stored_workspaces",
     "table_definition",
 ]

@@ -50,6 +50,7 @@ from lambdarag.storage.dynamodb.table import (
     Item,
     key_part,
     partition,
+    registry_item,
 )
 
 logger = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ class DynamoDocStatusStorage(DocStatusStorage):
         self._table = table
         self._workspace = workspace
         self._pk = partition(workspace, "doc")
+        self._registered = False  # this workspace's registry item written by this process
 
     async def get(self, doc_id: str) -> DocStatusRecord | None:
         return (await self.get_many([doc_id]))[0]
@@ -87,10 +89,15 @@ class DynamoDocStatusStorage(DocStatusStorage):
             if not record.get("id"):
                 raise ValueError(f"doc status record without id: {record!r}")
 
+        puts = [self._item(record) for record in records]
+        if not self._registered:  # the workspace is listed once it holds a document
+            puts.append(registry_item(self._workspace))
+
         def write() -> None:
-            self._table.write_many_sync(puts=[self._item(record) for record in records])
+            self._table.write_many_sync(puts=puts)
 
         await self._table.run(write)
+        self._registered = True
 
     async def delete(self, doc_ids: Sequence[str]) -> None:
         keys = [(self._pk, key_part(doc_id)) for doc_id in dict.fromkeys(doc_ids)]

@@ -25,7 +25,7 @@ from lambdarag.storage.dynamodb.doc_status import DynamoDocStatusStorage
 from lambdarag.storage.dynamodb.fragments import DynamoFragmentStorage
 from lambdarag.storage.dynamodb.kv import DynamoKVStorage
 from lambdarag.storage.dynamodb.settings import DynamoDBSettings
-from lambdarag.storage.dynamodb.table import DynamoTable, make_client
+from lambdarag.storage.dynamodb.table import REGISTRY_PK, DynamoTable, make_client
 
 logger = logging.getLogger(__name__)
 
@@ -112,3 +112,15 @@ def _s3_blob_store(settings: DynamoDBSettings) -> S3BlobStore:
 
     client = boto3.client("s3", region_name=settings.region)
     return S3BlobStore(client, settings.blob_bucket, settings.blob_prefix)
+
+
+def stored_workspaces(settings: DynamoDBSettings, client: Any) -> list[str]:
+    """The workspaces that hold documents: one Query of the registry partition, never a Scan.
+
+    A workspace is registered by its first doc-status write. A missing table means none.
+    """
+    table = DynamoTable(client, settings)
+    try:
+        return sorted(item["w"] for item in table.query_sync(REGISTRY_PK, attributes=["w"]))
+    except client.exceptions.ResourceNotFoundException:
+        return []

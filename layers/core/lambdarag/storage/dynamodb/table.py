@@ -86,6 +86,16 @@ def key_part_prefixes(prefix: str) -> list[str]:
     return found
 
 
+# Partition of the workspace registry: one item per workspace that has stored documents.
+# Workspace partitions start with "<length>:", so this key cannot collide with them.
+REGISTRY_PK = "registry|workspaces"
+
+
+def registry_item(workspace: str) -> dict[str, Any]:
+    """The wire item recording that ``workspace`` holds documents."""
+    return to_wire({"pk": REGISTRY_PK, "sk": key_part(workspace), "w": workspace})
+
+
 def partition(workspace: str, kind: str, part: str = "") -> str:
     """The partition key of ``kind`` items (``part``: free text, e.g. a namespace) in ``workspace``."""
     return f"{len(workspace)}:{workspace}|{kind}|{key_part(part)}"
