@@ -340,3 +340,49 @@ def test_config_reads_lightrag_gremlin_names() -> None:
         "ws://h:1/gremlin", "s", True, "r",
     )  # fmt: skip
     assert NeptuneConfig.from_environ({"GREMLIN_URL": "wss://x/gremlin"}).url == "wss://x/gremlin"
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class _Connection:
+    def __init__(self, opened: list[_Connection]) -> None:
+        self.closed = False
+        opened.append(self)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.mark.parametrize("iam_auth", [True, False])
+async def test_rule_signed_connections_are_replaced_before_the_signature_expires(
+    iam_auth: bool,
+) -> None:
+    # GIVEN a runner whose connections carry (with IAM auth) a 5-minute SigV4 signature
+    opened: list[_Connection] = []
+    clock = _Clock()
+    config = NeptuneConfig(url="wss://db.example:8182/gremlin", iam_auth=iam_auth,
+                           region="eu-west-1")
+    runner = GremlinRunner(config, lambda _config: _Connection(opened), clock=clock)
+    first = runner._remote()
+    # WHEN four minutes pass
+    clock.now += 240
+    second = runner._remote()
+    # THEN with IAM auth a freshly signed connection replaces it, the old one stays open for
+    # traversals still running on it and is closed after the grace period; without IAM
+    # auth the connection is kept
+    if not iam_auth:
+        assert second is first and len(opened) == 1
+        return
+    assert second is not first and len(opened) == 2
+    assert not opened[0].closed
+    clock.now += 61
+    assert runner._remote() is second
+    assert opened[0].closed and not opened[1].closed
+    await runner.close()
+    assert opened[1].closed

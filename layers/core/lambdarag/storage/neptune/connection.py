@@ -8,7 +8,11 @@ those failures (and Neptune's other retryable ones) are retried with exponential
 and full jitter. Every write the adapter sends is idempotent, so a retry is always safe.
 
 With IAM authentication the WebSocket upgrade request must carry a SigV4 signature for
-the service ``neptune-db``; :func:`sigv4_headers` builds it with botocore.
+the service ``neptune-db``; :func:`sigv4_headers` builds it with botocore. Neptune accepts
+a signature for five minutes, and the driver re-opens pooled sockets with the headers it
+was given, so with IAM auth :class:`GremlinRunner` replaces its connection (freshly
+signed) every ``SIGNED_CONNECTION_MAX_AGE`` seconds. The replaced one is closed a grace
+period later, once the traversals still running on it have finished.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import logging
 import os
 import random
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -133,6 +138,12 @@ def is_retryable(exc: BaseException) -> bool:
     return any(code in text for code in RETRYABLE_CODES)
 
 
+# A SigV4 signature is valid for 5 minutes: replace signed connections well before that,
+# and close a replaced one once traversals still using it are surely done.
+SIGNED_CONNECTION_MAX_AGE = 240.0
+RETIRED_CONNECTION_GRACE = 60.0
+
+
 def _is_connection_error(exc: BaseException) -> bool:
     return isinstance(exc, OSError | ConnectionError | asyncio.TimeoutError) or (
         type(exc).__module__.startswith("aiohttp")
@@ -142,24 +153,40 @@ def _is_connection_error(exc: BaseException) -> bool:
 class GremlinRunner:
     """Runs blocking traversal calls off the event loop, with retries and error mapping.
 
-    ``connection_factory`` is called once, lazily, in a worker thread; tests pass a fake.
+    ``connection_factory`` is called lazily, in a worker thread (tests pass a fake): once,
+    or with IAM auth again whenever the connection's signature nears its expiry.
     """
 
     def __init__(
         self,
         config: NeptuneConfig,
         connection_factory: Callable[[NeptuneConfig], Any] = connect,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
         self._connection_factory = connection_factory
+        self._clock = clock
         self._connection: Any = None
+        self._opened_at = 0.0
+        self._retired: list[tuple[float, Any]] = []  # (retired at, connection)
         self._lock = threading.Lock()
 
     def _remote(self) -> Any:
         with self._lock:
+            now = self._clock()
+            expired = now - self._opened_at >= SIGNED_CONNECTION_MAX_AGE
+            if self._connection is not None and self.config.iam_auth and expired:
+                self._retired.append((now, self._connection))
+                self._connection = None
             if self._connection is None:
                 self._connection = self._connection_factory(self.config)
-            return self._connection
+                self._opened_at = now
+            done = [c for t, c in self._retired if now - t >= RETIRED_CONNECTION_GRACE]
+            self._retired = [(t, c) for t, c in self._retired if now - t < RETIRED_CONNECTION_GRACE]
+            connection = self._connection
+        for old in done:
+            _close_quietly(old)
+        return connection
 
     def source(self) -> Any:
         """A traversal source ``g`` bound to the connection (blocking)."""
@@ -218,5 +245,16 @@ class GremlinRunner:
     async def close(self) -> None:
         with self._lock:
             connection, self._connection = self._connection, None
+            retired, self._retired = [c for _, c in self._retired], []
+        for old in retired:
+            await asyncio.to_thread(_close_quietly, old)
         if connection is not None:
             await asyncio.to_thread(connection.close)
+
+
+def _close_quietly(connection: Any) -> None:
+    """Close a replaced connection; its failure to close must not fail a traversal."""
+    try:
+        connection.close()
+    except Exception as exc:  # the socket may already be gone
+        logger.debug("closing a replaced Gremlin connection failed: %s", exc)
