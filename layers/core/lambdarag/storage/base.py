@@ -367,6 +367,74 @@ class StorageFactory(ABC):
         """Release files, connections and threads; closing twice is harmless."""
 
 
+# ------------------------------------------------- argument checks and rankings shared by adapters
+
+DOC_SORT_FIELDS = frozenset({"created_at", "updated_at", "id", "file_path"})
+SORT_DIRECTIONS = frozenset({"asc", "desc"})
+_EXACT_SCORE, _PREFIX_SCORE, _CONTAINS_BASE, _WORD_BOUNDARY_BONUS = 1000, 500, 100, 50
+
+
+def check_page_args(page: int, page_size: int, sort_field: str, sort_direction: str) -> None:
+    """ValueError for arguments :meth:`DocStatusStorage.page` refuses."""
+    if page < 1 or page_size < 1:
+        raise ValueError(f"page and page_size must be >= 1, got {page} and {page_size}")
+    if sort_field not in DOC_SORT_FIELDS:
+        raise ValueError(
+            f"sort_field must be one of {sorted(DOC_SORT_FIELDS)}, got {sort_field!r}"
+        )
+    if sort_direction not in SORT_DIRECTIONS:
+        raise ValueError(f"sort_direction must be asc or desc, got {sort_direction!r}")
+
+
+DIM_HINT = "EMBEDDING_DIM must match the vectors already stored"
+
+
+def check_dim(namespace: str, dim: int, got: int) -> None:
+    """StorageError unless vectors of size ``got`` fit a ``dim``-dimensional namespace."""
+    if got != dim:
+        raise StorageError(
+            f"{namespace}: expected {dim}-dimensional vectors, got {got}; {DIM_HINT}"
+        )
+
+
+def upsert_matrix(namespace: str, dim: int, count: int, vectors: np.ndarray) -> np.ndarray:
+    """``vectors`` as a ``count`` x ``dim`` array for :meth:`VectorStorage.upsert`.
+
+    StorageError when the shape is wrong."""
+    matrix = np.asarray(vectors)
+    if matrix.ndim != 2 or matrix.shape[0] != count:
+        raise StorageError(
+            f"{namespace}: expected {count} vectors for {count} items, "
+            f"got an array of shape {matrix.shape}"
+        )
+    check_dim(namespace, dim, matrix.shape[1])
+    return matrix
+
+
+def check_subgraph_args(max_depth: int, max_nodes: int) -> None:
+    """ValueError for arguments :meth:`GraphStorage.subgraph` refuses."""
+    if max_depth < 0 or max_nodes < 1:
+        raise ValueError(f"need max_depth >= 0 and max_nodes >= 1, got {max_depth}, {max_nodes}")
+
+
+def label_score(name: str, needle: str) -> int:
+    """Relevance of ``name`` for the lower-cased, stripped query ``needle``."""
+    lowered = name.lower()
+    if lowered == needle:
+        return _EXACT_SCORE
+    if lowered.startswith(needle):
+        return _PREFIX_SCORE
+    score = _CONTAINS_BASE - len(name)
+    if f" {needle}" in lowered or f"_{needle}" in lowered:
+        score += _WORD_BOUNDARY_BONUS
+    return score
+
+
+def rank_labels(names: Sequence[str], needle: str, limit: int) -> list[str]:
+    """The ``limit`` best ``names`` for ``needle`` (label search order: score, then name)."""
+    return sorted(names, key=lambda name: (-label_score(name, needle), name))[:limit]
+
+
 def sorted_pair(a: str, b: str) -> tuple[str, str]:
     """The canonical (undirected) key of an edge."""
     return (a, b) if a <= b else (b, a)

@@ -43,7 +43,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
-from lambdarag.storage.base import DocPage, DocStatusRecord, DocStatusStorage
+from lambdarag.storage.base import DocPage, DocStatusRecord, DocStatusStorage, check_page_args
 from lambdarag.storage.dynamodb.table import (
     LEAN_ATTRIBUTES,
     DynamoTable,
@@ -55,8 +55,8 @@ from lambdarag.storage.dynamodb.table import (
 
 logger = logging.getLogger(__name__)
 
-SORT_FIELDS = {"created_at": "ca", "updated_at": "ua", "id": "id", "file_path": "fp"}
-SORT_DIRECTIONS = frozenset({"asc", "desc"})
+# The lean index attribute each sort field is copied to (base.DOC_SORT_FIELDS).
+SORT_ATTRIBUTES = {"created_at": "ca", "updated_at": "ua", "id": "id", "file_path": "fp"}
 _LOOKUPS = {  # record field -> (index, partition kind, index hash attribute)
     "track_id": ("doc-track", "doc-track", "tpk"),
     "file_path": ("doc-file", "doc-file", "fpk"),
@@ -142,9 +142,9 @@ class DynamoDocStatusStorage(DocStatusStorage):
         sort_direction: str,
     ) -> DocPage:
         """One page (1-based), ordered by ``sort_field`` then ``id`` (see the module docstring)."""
-        _validate_page(page, page_size, sort_field, sort_direction)
+        check_page_args(page, page_size, sort_field, sort_direction)
         wanted = list(dict.fromkeys(statuses or ()))
-        attribute = SORT_FIELDS[sort_field]
+        attribute = SORT_ATTRIBUTES[sort_field]
 
         def read() -> DocPage:
             entries = self._lean_entries(wanted or None)
@@ -217,12 +217,3 @@ def _by_id(records: Iterable[DocStatusRecord]) -> list[DocStatusRecord]:
 def _sortable(value: str | None) -> tuple[int, str]:
     """Missing values sort first, as NULL does in the embedded store."""
     return (0, "") if value is None else (1, value)
-
-
-def _validate_page(page: int, page_size: int, sort_field: str, sort_direction: str) -> None:
-    if page < 1 or page_size < 1:
-        raise ValueError(f"page and page_size must be >= 1, got {page} and {page_size}")
-    if sort_field not in SORT_FIELDS:
-        raise ValueError(f"sort_field must be one of {sorted(SORT_FIELDS)}, got {sort_field!r}")
-    if sort_direction not in SORT_DIRECTIONS:
-        raise ValueError(f"sort_direction must be asc or desc, got {sort_direction!r}")

@@ -30,10 +30,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from lambdarag.storage.env import EnvReader
+
 DEFAULT_REGION = "us-east-1"
 # DynamoDB's item limit is 400 KB including attribute names and keys (up to ~3 KB here).
 MAX_INLINE_LIMIT = 390_000
-_TRUE = ("1", "true", "yes", "on")
 
 
 @dataclass(frozen=True)
@@ -71,18 +72,12 @@ class DynamoDBSettings:
     def from_env(cls, environ: Mapping[str, str]) -> DynamoDBSettings:
         """Settings from ``LAMBDARAG_DYNAMODB_*``, ``AWS_REGION`` and ``DYNAMODB_ENDPOINT_URL``."""
         default = cls()
-
-        def text(name: str, fallback: str) -> str:
-            value = environ.get(name)
-            return value.strip() if value is not None and value.strip() else fallback
-
-        def number(name: str, fallback: int) -> int:
-            return int(text(name, str(fallback)))
-
+        env = EnvReader(environ)
+        text, number = env.text, env.number
         prefix = "LAMBDARAG_DYNAMODB_"
         return cls(
             table=text(f"{prefix}TABLE", default.table),
-            create_table=text(f"{prefix}CREATE_TABLE", "true").lower() in _TRUE,
+            create_table=env.flag(f"{prefix}CREATE_TABLE", True),
             region=text("AWS_REGION", text("AWS_DEFAULT_REGION", default.region)),
             endpoint_url=text("DYNAMODB_ENDPOINT_URL", ""),
             max_attempts=number(f"{prefix}MAX_ATTEMPTS", default.max_attempts),

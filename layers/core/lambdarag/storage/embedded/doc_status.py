@@ -8,7 +8,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any, cast
 
-from lambdarag.storage.base import DocPage, DocStatusRecord, DocStatusStorage
+from lambdarag.storage.base import DocPage, DocStatusRecord, DocStatusStorage, check_page_args
 from lambdarag.storage.embedded.db import Database, chunked, placeholders
 
 logger = logging.getLogger(__name__)
@@ -32,8 +32,6 @@ CREATE INDEX IF NOT EXISTS doc_status_created_at ON doc_status (created_at, id);
 CREATE INDEX IF NOT EXISTS doc_status_updated_at ON doc_status (updated_at, id);
 """
 
-SORT_FIELDS = frozenset({"created_at", "updated_at", "id", "file_path"})
-SORT_DIRECTIONS = frozenset({"asc", "desc"})
 _COLUMNS = ("id", "status", "file_path", "track_id", "content_hash", "created_at", "updated_at")
 
 
@@ -103,7 +101,7 @@ class SqliteDocStatusStorage(DocStatusStorage):
 
         Rows are ordered by ``sort_field`` then ``id``, both in ``sort_direction``.
         """
-        _validate_page(page, page_size, sort_field, sort_direction)
+        check_page_args(page, page_size, sort_field, sort_direction)
         wanted = list(dict.fromkeys(statuses or ()))
         where = f"WHERE status IN ({placeholders(len(wanted))})" if wanted else ""
         order = f"{sort_field} {sort_direction}"
@@ -149,12 +147,3 @@ def _fetch_by_ids(conn: sqlite3.Connection, doc_ids: list[str]) -> dict[str, Doc
         )
         found.update((doc_id, json.loads(data)) for doc_id, data in cursor)
     return found
-
-
-def _validate_page(page: int, page_size: int, sort_field: str, sort_direction: str) -> None:
-    if page < 1 or page_size < 1:
-        raise ValueError(f"page and page_size must be >= 1, got {page} and {page_size}")
-    if sort_field not in SORT_FIELDS:
-        raise ValueError(f"sort_field must be one of {sorted(SORT_FIELDS)}, got {sort_field!r}")
-    if sort_direction not in SORT_DIRECTIONS:
-        raise ValueError(f"sort_direction must be asc or desc, got {sort_direction!r}")

@@ -9,7 +9,14 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from lambdarag.storage.base import GraphStorage, KnowledgeGraph, StorageError, sorted_pair
+from lambdarag.storage.base import (
+    GraphStorage,
+    KnowledgeGraph,
+    StorageError,
+    check_subgraph_args,
+    rank_labels,
+    sorted_pair,
+)
 from lambdarag.storage.embedded.db import Database, chunked, placeholders
 
 logger = logging.getLogger(__name__)
@@ -55,7 +62,6 @@ WHERE +e.tgt IN (SELECT value FROM json_each(?1))
 ORDER BY e.src, e.tgt
 """
 
-_EXACT_SCORE, _PREFIX_SCORE, _CONTAINS_BASE, _WORD_BOUNDARY_BONUS = 1000, 500, 100, 50
 
 
 class SqliteGraphStorage(GraphStorage):
@@ -155,7 +161,7 @@ class SqliteGraphStorage(GraphStorage):
 
         def read(conn: sqlite3.Connection) -> list[str]:
             names = [name for (name,) in conn.execute(sql, (needle,))]
-            return sorted(names, key=lambda name: (-label_score(name, needle), name))[:limit]
+            return rank_labels(names, needle, limit)
 
         return await self._db.read(read)
 
@@ -166,10 +172,7 @@ class SqliteGraphStorage(GraphStorage):
         nodes first within a level, until ``max_nodes`` nodes are selected.
         Edges are every edge among the selected nodes.
         """
-        if max_depth < 0 or max_nodes < 1:
-            raise ValueError(
-                f"need max_depth >= 0 and max_nodes >= 1, got {max_depth}, {max_nodes}"
-            )
+        check_subgraph_args(max_depth, max_nodes)
 
         def read(conn: sqlite3.Connection) -> KnowledgeGraph:
             if label == "*":
@@ -197,19 +200,6 @@ class SqliteGraphStorage(GraphStorage):
 
         await self._db.write(write)
         logger.info("dropped graph")
-
-
-def label_score(name: str, needle: str) -> int:
-    """Relevance of ``name`` for the lower-cased, stripped query ``needle``."""
-    lowered = name.lower()
-    if lowered == needle:
-        return _EXACT_SCORE
-    if lowered.startswith(needle):
-        return _PREFIX_SCORE
-    score = _CONTAINS_BASE - len(name)
-    if f" {needle}" in lowered or f"_{needle}" in lowered:
-        score += _WORD_BOUNDARY_BONUS
-    return score
 
 
 # -- reads (database thread) -------------------------------------------------

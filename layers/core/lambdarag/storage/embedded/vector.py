@@ -21,7 +21,14 @@ from typing import Any
 
 import numpy as np
 
-from lambdarag.storage.base import StorageError, VectorHit, VectorStorage
+from lambdarag.storage.base import (
+    DIM_HINT,
+    StorageError,
+    VectorHit,
+    VectorStorage,
+    check_dim,
+    upsert_matrix,
+)
 from lambdarag.storage.embedded.db import Database, chunked, placeholders, transaction
 from lambdarag.storage.embedded.vector_index import VectorIndex, normalise
 
@@ -48,7 +55,6 @@ CREATE INDEX IF NOT EXISTS vectors_seq ON vectors (namespace, seq);
 CREATE INDEX IF NOT EXISTS vectors_live ON vectors (namespace, deleted);
 """
 
-_DIM_HINT = "EMBEDDING_DIM must match the vectors already stored"
 _FETCH_BATCH = 4096
 
 
@@ -82,13 +88,7 @@ class SqliteVectorStorage(VectorStorage):
     async def upsert(self, items: Sequence[dict[str, Any]], vectors: np.ndarray) -> None:
         if len(items) == 0:
             return
-        matrix = np.asarray(vectors)
-        if matrix.ndim != 2 or matrix.shape[0] != len(items):
-            raise StorageError(
-                f"{self.namespace}: expected {len(items)} vectors for {len(items)} items, "
-                f"got an array of shape {matrix.shape}"
-            )
-        self._check_dim(matrix.shape[1])
+        matrix = upsert_matrix(self.namespace, self.dim, len(items), vectors)
         await self._db.run(lambda conn: self._upsert_sync(conn, items, matrix))
 
     async def query(
@@ -100,7 +100,7 @@ class SqliteVectorStorage(VectorStorage):
         doc_id: str | None = None,
     ) -> list[VectorHit]:
         flat = np.asarray(vector).reshape(-1)
-        self._check_dim(flat.shape[0])
+        check_dim(self.namespace, self.dim, flat.shape[0])
         if top_k <= 0:
             return []
         return await self._db.run(
@@ -137,11 +137,6 @@ class SqliteVectorStorage(VectorStorage):
         await self._db.run(self._drop_sync)
         logger.info("dropped vector namespace %s", self.namespace)
 
-    def _check_dim(self, got: int) -> None:
-        if got != self.dim:
-            raise StorageError(
-                f"{self.namespace}: expected {self.dim}-dimensional vectors, got {got}; {_DIM_HINT}"
-            )
 
     # -- executor thread: writes ---------------------------------------------
 
@@ -323,13 +318,13 @@ class SqliteVectorStorage(VectorStorage):
         if state.dim is not None and state.dim != self.dim:
             raise StorageError(
                 f"{self.namespace}: the stored vectors have {state.dim} dimensions but "
-                f"{self.dim} were configured; {_DIM_HINT} (or drop the namespace to re-embed)"
+                f"{self.dim} were configured; {DIM_HINT} (or drop the namespace to re-embed)"
             )
 
     def _decode(self, blobs: list[bytes]) -> np.ndarray:
         width = self.dim * np.dtype(np.float32).itemsize
         if any(len(blob) != width for blob in blobs):
-            raise StorageError(f"{self.namespace}: stored vector size mismatch; {_DIM_HINT}")
+            raise StorageError(f"{self.namespace}: stored vector size mismatch; {DIM_HINT}")
         return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), self.dim)
 
 

@@ -41,8 +41,14 @@ from gremlin_python.process.traversal import (
     T,
 )
 
-from lambdarag.storage.base import GraphStorage, KnowledgeGraph, StorageError, sorted_pair
-from lambdarag.storage.embedded.graph import label_score
+from lambdarag.storage.base import (
+    GraphStorage,
+    KnowledgeGraph,
+    StorageError,
+    check_subgraph_args,
+    rank_labels,
+    sorted_pair,
+)
 from lambdarag.storage.neptune.connection import GremlinRunner
 
 logger = logging.getLogger(__name__)
@@ -371,7 +377,7 @@ class NeptuneGraphStorage(GraphStorage):
         if not needle or limit <= 0:
             return []
         names = [name for name in await self._all_names() if needle in name.lower()]
-        return sorted(names, key=lambda name: (-label_score(name, needle), name))[:limit]
+        return rank_labels(names, needle, limit)
 
     async def subgraph(self, label: str, max_depth: int, max_nodes: int) -> KnowledgeGraph:
         """``*``: the ``max_nodes`` highest-degree nodes; otherwise a BFS from ``label``.
@@ -380,10 +386,7 @@ class NeptuneGraphStorage(GraphStorage):
         nodes first within a level, until ``max_nodes`` nodes are selected.
         Edges are every edge among the selected nodes.
         """
-        if max_depth < 0 or max_nodes < 1:
-            raise ValueError(
-                f"need max_depth >= 0 and max_nodes >= 1, got {max_depth}, {max_nodes}"
-            )
+        check_subgraph_args(max_depth, max_nodes)
         if label == "*":
             names = [name for name, _ in await self._top_by_degree(max_nodes)]
             (total, _) = await self.counts()

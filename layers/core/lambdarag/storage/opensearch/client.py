@@ -41,6 +41,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from lambdarag.storage.base import StorageError, StoreUnavailableError
+from lambdarag.storage.env import EnvReader
 
 if TYPE_CHECKING:
     from opensearchpy import AsyncOpenSearch
@@ -51,7 +52,6 @@ ENGINES = ("lucene", "faiss", "nmslib")
 SPACES = ("innerproduct", "cosinesimil")
 REFRESH_MODES = ("true", "wait_for", "false")
 AWS_SERVICES = ("", "es", "aoss")
-_TRUE = ("1", "true", "yes", "on")
 
 
 @dataclass(frozen=True)
@@ -119,17 +119,8 @@ class OpenSearchSettings:
     def from_env(cls, environ: Mapping[str, str]) -> OpenSearchSettings:
         """Settings from LightRAG's ``OPENSEARCH_*`` names plus ``LAMBDARAG_OPENSEARCH_*``."""
         default = cls()
-
-        def text(name: str, fallback: str) -> str:
-            value = environ.get(name)
-            return value.strip() if value is not None and value.strip() else fallback
-
-        def number(name: str, fallback: int) -> int:
-            return int(text(name, str(fallback)))
-
-        def flag(name: str, fallback: bool) -> bool:
-            return text(name, str(fallback)).lower() in _TRUE
-
+        env = EnvReader(environ)
+        text, number, flag = env.text, env.number, env.flag
         prefix = "LAMBDARAG_OPENSEARCH_"
         hosts = tuple(h.strip() for h in text("OPENSEARCH_HOSTS", "").split(",") if h.strip())
         service = text(f"{prefix}AWS_SERVICE", "").lower()

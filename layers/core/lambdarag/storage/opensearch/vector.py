@@ -60,7 +60,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lambdarag.storage.base import StorageError, VectorHit, VectorStorage
+from lambdarag.storage.base import (
+    DIM_HINT,
+    StorageError,
+    VectorHit,
+    VectorStorage,
+    check_dim,
+    upsert_matrix,
+)
 from lambdarag.storage.opensearch.client import OpenSearchSettings, make_client, translate
 
 if TYPE_CHECKING:
@@ -69,7 +76,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MAX_K = 10_000  # the k-NN plugin's limit on k (and index.max_result_window)
-_DIM_HINT = "EMBEDDING_DIM must match the vectors already stored"
 _PLAIN = re.compile(r"[a-z0-9_]*")
 _PREFIX = re.compile(r"[a-z0-9][a-z0-9_.-]*")
 _BULK_RETRIES = 4
@@ -161,13 +167,7 @@ class OpenSearchVectorStorage(VectorStorage):
     async def upsert(self, items: Sequence[dict[str, Any]], vectors: np.ndarray) -> None:
         if len(items) == 0:
             return
-        matrix = np.asarray(vectors)
-        if matrix.ndim != 2 or matrix.shape[0] != len(items):
-            raise StorageError(
-                f"{self.namespace}: expected {len(items)} vectors for {len(items)} items, "
-                f"got an array of shape {matrix.shape}"
-            )
-        self._check_dim(matrix.shape[1])
+        matrix = upsert_matrix(self.namespace, self.dim, len(items), vectors)
         rows = self._rows(items, matrix)
         await self._ensure_index()
         lines = [self._index_lines(row) for row in rows]
@@ -182,7 +182,7 @@ class OpenSearchVectorStorage(VectorStorage):
         doc_id: str | None = None,
     ) -> list[VectorHit]:
         flat = np.asarray(vector).reshape(-1)
-        self._check_dim(flat.shape[0])
+        check_dim(self.namespace, self.dim, flat.shape[0])
         if top_k <= 0:
             return []
         unit = _normalise(flat[None, :])[0]
@@ -322,7 +322,7 @@ class OpenSearchVectorStorage(VectorStorage):
         if stored.get("dimension") != self.dim:
             raise StorageError(
                 f"{self.namespace}: the stored vectors have {stored.get('dimension')} dimensions "
-                f"but {self.dim} were configured; {_DIM_HINT} (or drop the namespace to re-embed)"
+                f"but {self.dim} were configured; {DIM_HINT} (or drop the namespace to re-embed)"
             )
         self._verified = True
 
@@ -459,11 +459,6 @@ class OpenSearchVectorStorage(VectorStorage):
             raise StorageError(f"vector {row.vector_id!r}: metadata is not JSON: {exc}") from exc
         return f"{json.dumps(action)}\n{body}\n"
 
-    def _check_dim(self, got: int) -> None:
-        if got != self.dim:
-            raise StorageError(
-                f"{self.namespace}: expected {self.dim}-dimensional vectors, got {got}; {_DIM_HINT}"
-            )
 
 
 class OpenSearchVectors:
