@@ -11,6 +11,8 @@ Step Functions payloads, DynamoDB items). Storage adapters never import the engi
 
 from __future__ import annotations
 
+import hashlib
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -66,6 +68,37 @@ class KVStorage(ABC):
     @abstractmethod
     async def drop(self) -> None:
         """Remove every key of this namespace in this workspace."""
+
+    # Optimistic versions: the version of a value is ``value_version(value)`` (a hash of
+    # its canonical JSON), whoever wrote it, so a compare-and-set across processes needs
+    # no extra bookkeeping; writers that must not suffer ABA put a nonce in the value.
+
+    @abstractmethod
+    async def get_versioned(self, keys: Sequence[str]) -> list[Versioned]:
+        """``(value, version)`` per key in order; ``(None, None)`` where a key is absent."""
+
+    @abstractmethod
+    async def put_if_version(
+        self, key: str, value: dict[str, Any] | None, expected: str | None
+    ) -> str | None:
+        """Write ``value`` (delete when None) only if ``key`` is still at ``expected``.
+
+        ``expected=None`` means the key must be absent. Atomic against every other
+        writer, in any process. Returns the new version (None after a delete); raises
+        VersionConflictError when the stored version differs.
+        """
+
+
+Versioned = tuple[dict[str, Any] | None, str | None]
+
+
+def value_json(value: Any) -> str:
+    """The canonical JSON text of a stored value (what versions are computed from)."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def value_version(value: Any) -> str:
+    return hashlib.sha1(value_json(value).encode("utf-8")).hexdigest()
 
 
 # -------------------------------------------------------------------- doc status

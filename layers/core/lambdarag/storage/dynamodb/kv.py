@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from lambdarag.storage.base import KVStorage
+from lambdarag.storage.base import KVStorage, Versioned, value_version
 from lambdarag.storage.dynamodb.table import DynamoTable, key_part, key_part_prefixes, partition
 
 logger = logging.getLogger(__name__)
@@ -65,6 +65,39 @@ class DynamoKVStorage(KVStorage):
         wanted = [(self._pk, key_part(key)) for key in dict.fromkeys(keys)]
         if wanted:
             await self._table.run(self._table.delete_keys_sync, wanted)
+
+    async def get_versioned(self, keys: Sequence[str]) -> list[Versioned]:
+        if not keys:
+            return []
+
+        def read() -> list[Versioned]:
+            found = self._table.get_many_sync((self._pk, key_part(key)) for key in keys)
+            by_sk = {sk: item for (_, sk), item in found.items()}
+            result: list[Versioned] = []
+            for key in keys:
+                item = by_sk.get(key_part(key))
+                if item is None:
+                    result.append((None, None))
+                else:
+                    value = self._table.unpack(item)
+                    result.append((value, item.get("v") or value_version(value)))
+            return result
+
+        return await self._table.run(read)
+
+    async def put_if_version(
+        self, key: str, value: dict[str, Any] | None, expected: str | None
+    ) -> str | None:
+        def write() -> str | None:
+            item_key = (self._pk, key_part(key))
+            if value is None:
+                self._table.swap_sync(item_key, None, expected)
+                return None
+            wire = self._table.pack({"pk": self._pk, "sk": item_key[1], "k": key}, value)
+            self._table.swap_sync(item_key, wire, expected)
+            return wire["v"]["S"]
+
+        return await self._table.run(write)
 
     async def keys(self, prefix: str = "") -> list[str]:
         def read() -> list[str]:

@@ -20,7 +20,9 @@ Values
     A value is stored as its JSON text in ``d`` (JSON, not DynamoDB maps: floats, ``None``
     and empty strings round-trip exactly, and a value is replaced whole). Text longer than
     the inline limit goes to the :class:`~lambdarag.storage.dynamodb.blobs.BlobStore`, and
-    the item keeps the pointer in ``b``.
+    the item keeps the pointer in ``b``. ``v`` holds the value's version (the SHA-1 of its
+    canonical JSON, :func:`~lambdarag.storage.base.value_version`): a compare-and-set is a
+    PutItem or DeleteItem conditioned on it.
 
 Retries
     botocore's ``adaptive`` retry mode (client-side rate limiting plus exponential backoff)
@@ -42,7 +44,12 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from lambdarag.storage.base import StorageError, StoreUnavailableError
+from lambdarag.storage.base import (
+    StorageError,
+    StoreUnavailableError,
+    VersionConflictError,
+    value_json,
+)
 from lambdarag.storage.dynamodb.blobs import BlobStore
 from lambdarag.storage.dynamodb.settings import DynamoDBSettings
 
@@ -217,8 +224,9 @@ class DynamoTable:
 
     def pack(self, item: Item, value: Any) -> dict[str, Any]:
         """``item`` (with pk and sk) plus ``value`` inline or as a blob pointer, as a wire item."""
-        text = json.dumps(value, ensure_ascii=False)
+        text = value_json(value)
         item = dict(item)
+        item["v"] = hashlib.sha1(text.encode("utf-8")).hexdigest()
         if len(text.encode("utf-8")) <= self.settings.inline_limit:
             item["d"] = text
         elif self.blob_store is None:
@@ -297,6 +305,30 @@ class DynamoTable:
                 _backoff(attempt)
             else:
                 raise StorageError(f"DynamoDB kept writes to {self.name} unprocessed; retry later")
+
+    def swap_sync(self, key: Key, wire: dict[str, Any] | None, expected: str | None) -> None:
+        """Put ``wire`` (delete ``key`` when None) only if the item is at version ``expected``.
+
+        Blobs are not cleaned up here: compare-and-set values are small by design.
+        """
+        if expected is None:
+            condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
+        else:
+            condition = {
+                "ConditionExpression": "v = :expected",
+                "ExpressionAttributeValues": {":expected": {"S": expected}},
+            }
+        try:
+            if wire is None:
+                self.client.delete_item(
+                    TableName=self.name, Key=to_wire({"pk": key[0], "sk": key[1]}), **condition
+                )
+            else:
+                self.client.put_item(TableName=self.name, Item=wire, **condition)
+        except self.client.exceptions.ConditionalCheckFailedException as exc:
+            raise VersionConflictError(
+                f"{key[1]}: the stored version is no longer {expected}"
+            ) from exc
 
     def delete_items_sync(self, items: Sequence[Item]) -> None:
         """Delete read items and the blobs they point to."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -129,7 +130,7 @@ class Database:
 
 def _configure(conn: sqlite3.Connection) -> None:
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    (mode,) = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+    mode = _enable_wal(conn)
     if str(mode).lower() != "wal":  # e.g. a file system without shared memory
         logger.warning(
             "SQLite kept journal_mode=%s instead of WAL; writers will block readers", mode
@@ -141,6 +142,27 @@ def _configure(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA foreign_keys = OFF")
     # SQLite's built-in lower() folds ASCII only; label search needs Unicode.
     conn.create_function("unicode_lower", 1, _unicode_lower, deterministic=True)
+
+
+def _enable_wal(conn: sqlite3.Connection) -> str:
+    """Switch to WAL (kept in the file), retrying while another connection switches it.
+
+    Changing the journal mode needs the database to itself and does not wait on the busy
+    timeout: two processes opening a new store at the same moment can see "database is
+    locked" here. Once the file is in WAL mode, this is a read.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        (mode,) = conn.execute("PRAGMA journal_mode").fetchone()
+        if str(mode).lower() == "wal":
+            return str(mode)
+        try:
+            (mode,) = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            return str(mode)
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _unicode_lower(value: object) -> str | None:

@@ -8,7 +8,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from lambdarag.storage.base import KVStorage
+from lambdarag.storage.base import KVStorage, VersionConflictError, Versioned, value_version
 from lambdarag.storage.embedded.db import Database, chunked, placeholders
 
 logger = logging.getLogger(__name__)
@@ -69,6 +69,34 @@ class SqliteKVStorage(KVStorage):
         await self._db.write(
             lambda conn: conn.executemany("DELETE FROM kv WHERE namespace = ? AND key = ?", rows)
         )
+
+    async def get_versioned(self, keys: Sequence[str]) -> list[Versioned]:
+        values = await self.get_by_ids(keys)
+        return [(v, None if v is None else value_version(v)) for v in values]
+
+    async def put_if_version(
+        self, key: str, value: dict[str, Any] | None, expected: str | None
+    ) -> str | None:
+        def swap(conn: sqlite3.Connection) -> str | None:
+            # Inside BEGIN IMMEDIATE: no other connection (or process) writes meanwhile.
+            current = self._fetch(conn, [key]).get(key)
+            found = None if current is None else value_version(current)
+            if found != expected:
+                raise VersionConflictError(
+                    f"{self.namespace}/{key}: expected version {expected}, found {found}"
+                )
+            if value is None:
+                conn.execute("DELETE FROM kv WHERE namespace = ? AND key = ?",
+                             (self.namespace, key))
+                return None
+            conn.execute(
+                "INSERT INTO kv (namespace, key, value) VALUES (?, ?, ?) "
+                "ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value",
+                (self.namespace, key, json.dumps(value, ensure_ascii=False)),
+            )
+            return value_version(value)
+
+        return await self._db.write(swap)
 
     async def keys(self, prefix: str = "") -> list[str]:
         return await self._db.read(lambda conn: self._keys(conn, prefix))
