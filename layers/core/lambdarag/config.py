@@ -171,6 +171,18 @@ class Settings(BaseSettings):
     max_file_paths: int = Field(75, ge=1)
     max_parallel_insert: int = Field(3, ge=1)
     extract_batch_size: int = Field(8, ge=1)  # chunks per extract step (one Map item on AWS)
+    # Merge/edit locks shared by every process (leases in the KV store): "auto" turns them on
+    # when the KV store is not the embedded one, i.e. whenever several processes may merge.
+    lambdarag_shared_locks: Literal["auto", "on", "off"] = "auto"
+    lambdarag_lock_ttl: float = Field(60.0, ge=5)  # seconds a lease lasts without renewal
+    lambdarag_lock_wait: float = Field(300.0, gt=0)  # seconds to wait for busy keys
+    # Serverless runtime: documents are indexed by this Step Functions state machine (one
+    # execution per document) instead of in-process, and the pipeline status lives in the store.
+    lambdarag_state_machine_arn: str = ""
+    # The S3 drop folder: API uploads are written to <prefix>[<workspace>/]<name> in this
+    # bucket, and objects created or deleted there are indexed or deleted (serverless runtime).
+    lambdarag_input_bucket: str = ""
+    lambdarag_input_prefix: str = "input/"
 
     # --- Ollama emulation
     ollama_emulating_model_name: str = "lightrag"
@@ -321,6 +333,12 @@ class Settings(BaseSettings):
                  "vectors": self.lightrag_vector_storage, "graph": self.lightrag_graph_storage}
         return {kind: AWS_STORAGE_NAMES[f"lightrag_{kind.replace('vectors', 'vector')}_storage"]
                 .get(name, "embedded") for kind, name in kinds.items()}
+
+    @property
+    def shared_locks(self) -> bool:
+        if self.lambdarag_shared_locks == "auto":
+            return self.storage_backends["kv"] != "embedded"
+        return self.lambdarag_shared_locks == "on"
 
     @cached_property
     def storage_environ(self) -> dict[str, str]:

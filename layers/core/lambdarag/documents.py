@@ -377,6 +377,7 @@ async def delete_documents(
 
 async def _delete_one(ws: Workspace, doc_id: str, delete_llm_cache: bool, files_in: Path | None) -> int:
     record = await ws.stores.doc_status.get(doc_id)
+    source = (await ws.stores.full_docs.get_by_id(doc_id) or {}).get("source_file") or ""
     try:
         await delete_document(ws, doc_id, delete_llm_cache=delete_llm_cache)
     except Exception as exc:  # noqa: BLE001 - one document must not stop the others
@@ -385,7 +386,14 @@ async def _delete_one(ws: Workspace, doc_id: str, delete_llm_cache: bool, files_
         return 0
     if record is None:
         return 0
-    if files_in is not None:
+    if files_in is not None and source.startswith("s3://"):  # the serverless drop folder
+        from lambdarag.serverless.s3 import delete_object
+
+        try:
+            await delete_object(source)
+        except Exception as exc:  # noqa: BLE001 - the document is gone; report the file
+            ws.pipeline.log(f"Could not delete {source}: {exc}")
+    elif files_in is not None:
         await asyncio.to_thread(_delete_input_file, files_in, record.get("file_path"))
     return 1
 

@@ -21,12 +21,18 @@ from lambdarag.llm_cache import CachedLLM
 from lambdarag.runner import LocalRunner
 from lambdarag.scan import ScanJob
 from lambdarag.storage.base import StorageFactory
-from lambdarag.stores import Stores
+from lambdarag.stores import KeyedLocks, Stores
 from lambdarag.utils import sanitise_workspace
 from lambdarag.workspace import IndexingOptions, QueryOptions, Workspace
 
 if TYPE_CHECKING:
+    from lambdarag.pipeline_state import SharedPipelineStatus
+    from lambdarag.serverless.sfn import StepFunctionsRunner
     from lambdarag.storage.select import StorageSelection
+
+# Lease records live in their own KV namespace: not one of Stores', so clearing the
+# documents (which drops every store) never drops a lock someone holds.
+LEASE_NAMESPACE = "key_leases"
 
 StorageMaker = Callable[[str], StorageFactory]
 WorkspaceLister = Callable[[], list[str]]
@@ -112,7 +118,7 @@ class Engine:
         self._workspaces: dict[str, Workspace] = {}
         self._factories: dict[str, StorageFactory] = {}
         self._opening = asyncio.Lock()
-        self.runner = LocalRunner(self.workspace, settings.max_parallel_insert)
+        self.runner: LocalRunner | StepFunctionsRunner = self._runner()
         self.scan_jobs: dict[str, ScanJob] = {}
 
     async def workspace(self, name: str | None = None) -> Workspace:
@@ -133,8 +139,45 @@ class Engine:
                     embedder=self.embedder,
                     indexing=self._indexing,
                     query=self._query,
+                    locks=self._locks(factory),
+                    shared_status=self._shared_status(factory),
                 )
         return self._workspaces[key]
+
+    def _runner(self) -> LocalRunner | StepFunctionsRunner:
+        """In-process indexing, or one Step Functions execution per document (serverless)."""
+        arn = self.settings.lambdarag_state_machine_arn
+        if not arn:
+            return LocalRunner(self.workspace, self.settings.max_parallel_insert)
+        from lambdarag.serverless.sfn import StepFunctionsRunner
+
+        return StepFunctionsRunner(self.workspace, arn)
+
+    def _locks(self, factory: StorageFactory) -> KeyedLocks:
+        """In-process locks, or leases every process shares (``LAMBDARAG_SHARED_LOCKS``)."""
+        if not self.settings.shared_locks:
+            return KeyedLocks()
+        from lambdarag.leases import SharedKeyLocks
+
+        return SharedKeyLocks(
+            factory.kv(LEASE_NAMESPACE),
+            ttl=self.settings.lambdarag_lock_ttl,
+            wait=self.settings.lambdarag_lock_wait,
+        )
+
+    def _shared_status(self, factory: StorageFactory) -> SharedPipelineStatus | None:
+        if not self.settings.lambdarag_state_machine_arn:
+            return None
+        from lambdarag.pipeline_state import STATUS_NAMESPACE, SharedPipelineStatus
+
+        return SharedPipelineStatus(factory.kv(STATUS_NAMESPACE))
+
+    async def pipeline_busy(self, workspace: str) -> bool:
+        """Whether documents of ``workspace`` are being indexed, in any process."""
+        if not self.settings.lambdarag_state_machine_arn:
+            return self.runner.is_busy(workspace)
+        ws = await self.workspace(workspace)
+        return (await ws.refresh_pipeline()).busy
 
     def workspace_names(self) -> list[str]:
         """Every workspace with stored data or opened by this process, sorted ("" is the root)."""

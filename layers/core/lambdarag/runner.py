@@ -140,6 +140,21 @@ async def _all(steps: Iterable[Coroutine[Any, Any, Any]]) -> None:
         raise group_error.exceptions[0] from None
 
 
+def user_facing_error_names() -> frozenset[str]:
+    """Class names of the errors whose message alone is a document's error_msg.
+
+    For processes that only see an error's name, as a Step Functions Catch result gives it.
+    """
+    names: set[str] = set()
+    todo: list[type] = list(_USER_FACING)
+    while todo:
+        cls = todo.pop()
+        if cls.__name__ not in names:
+            names.add(cls.__name__)
+            todo.extend(cls.__subclasses__())
+    return frozenset(names)
+
+
 def _reason(exc: Exception) -> str:
     """The error_msg users see: our own errors speak for themselves; others carry their type."""
     text = str(exc) or exc.__class__.__name__

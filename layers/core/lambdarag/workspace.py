@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lambdarag.indexing.extract import ExtractionOptions
 from lambdarag.indexing.merge import MergeContext, MergeOptions
 from lambdarag.llm.base import EmbeddingBinding
 from lambdarag.llm_cache import CachedLLM
 from lambdarag.stores import KeyedLocks, Stores
+
+if TYPE_CHECKING:
+    from lambdarag.pipeline_state import SharedPipelineStatus
 
 HISTORY_LIMIT = 5000
 MESSAGE_LIMIT = 4096
@@ -58,6 +62,9 @@ class PipelineStatus:
     cancellation_requested: bool = False
     history_messages: deque[str] = field(default_factory=lambda: deque(maxlen=HISTORY_LIMIT))
     total_messages: int = 0
+    # Serverless only: ids of the documents whose executions are between prepare and
+    # finalize/fail (lambdarag.serverless.steps); the job is busy while any is.
+    active: list[str] = field(default_factory=list)
 
     def log(self, message: str) -> None:
         message = message[:MESSAGE_LIMIT]
@@ -107,6 +114,22 @@ class Workspace:
     query: QueryOptions
     locks: KeyedLocks = field(default_factory=KeyedLocks)
     pipeline: PipelineStatus = field(default_factory=PipelineStatus)
+    # Set when several processes index this workspace (LAMBDARAG_SHARED_STATE): the
+    # pipeline record then lives in the store, and ``pipeline`` is this process's copy.
+    shared_status: SharedPipelineStatus | None = None
+
+    async def refresh_pipeline(self) -> PipelineStatus:
+        """The pipeline record, re-read from the store when it is shared."""
+        if self.shared_status is not None:
+            await self.shared_status.refresh(self.pipeline)
+        return self.pipeline
+
+    async def change_pipeline(self, edit: Callable[[PipelineStatus], None]) -> None:
+        """Apply ``edit`` to the pipeline record (atomically in the store when shared)."""
+        if self.shared_status is None:
+            edit(self.pipeline)
+        else:
+            await self.shared_status.change(self.pipeline, edit)
 
     def merge_context(self) -> MergeContext:
         return MergeContext(self.stores, self.llm, self.embedder, self.locks, self.indexing.merge)

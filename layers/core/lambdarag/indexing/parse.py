@@ -123,7 +123,15 @@ def sections_from_index(text: str, index: list[dict[str, Any]] | None) -> list[S
 
 
 async def load_document_sections(source: str) -> list[Section]:
-    """Read and parse a stored source file (a local path) into sections."""
+    """Read and parse a stored source file (a local path or an ``s3://`` URL) into sections."""
+    if source.startswith("s3://"):
+        from lambdarag.serverless.s3 import read_object
+
+        try:
+            data = await read_object(source)
+        except Exception as exc:  # noqa: BLE001 - botocore errors, reported as the document's
+            raise ParseError(f"cannot read {source}: {exc}") from exc
+        return await asyncio.to_thread(parse_sections, source.rsplit("/", 1)[-1], data)
     path = Path(source)
     try:
         data = await asyncio.to_thread(path.read_bytes)

@@ -58,7 +58,7 @@ from lambdarag.engine import Engine
 from lambdarag.indexing.parse import SUPPORTED_EXTENSIONS, canonical_basename
 from lambdarag.scan import ScanJob, scan_input_dir
 from lambdarag.utils import UNKNOWN_SOURCE, new_track_id
-from lambdarag.workspace import Workspace
+from lambdarag.workspace import PipelineStatus, Workspace
 
 router = APIRouter(prefix="/documents", tags=["documents"])
 
@@ -133,6 +133,32 @@ async def _enqueue(engine: Engine, ws: Workspace, docs: list[NewDocument], track
     result = await documents.enqueue(ws, docs, track_id)
     if result.doc_ids:
         await engine.runner.submit(ws.name, result.doc_ids)
+
+
+async def _enqueue_in_bucket(
+    engine: Engine, settings: Settings, ws: Workspace, doc: NewDocument, track_id: str
+) -> None:
+    """Serverless upload: the file goes to the S3 drop folder, the same path a dropped file takes.
+
+    The document is registered first with the object as its source, so the bucket's own
+    event for this object finds it and starts nothing new (same execution name).
+    """
+    from lambdarag.serverless import s3
+
+    local = Path(doc.source_file or "")
+    key = s3.object_key(settings.lambdarag_input_prefix, ws.name, doc.file_path)
+    source = s3.url(settings.lambdarag_input_bucket, key)
+    result = await documents.enqueue(ws, [NewDocument(doc.file_path, source_file=source)],
+                                     track_id)
+    try:
+        await s3.put_file(local, settings.lambdarag_input_bucket, key)
+    except Exception as exc:
+        for doc_id in result.doc_ids:
+            await documents.delete_document(ws, doc_id)
+        raise HTTPException(502, f"Could not store the file in the input bucket: {exc}") from exc
+    finally:
+        local.unlink(missing_ok=True)
+    await engine.runner.submit(ws.name, result.doc_ids)
 
 
 # ----------------------------------------------------------------------- intake
@@ -232,7 +258,10 @@ async def upload(
         doc = await documents.store_file(ws, folder, file.filename, _pieces(file),
                                          settings.max_upload_size or 0)
     track_id = new_track_id("upload")
-    await _enqueue(engine, ws, [doc], track_id)
+    if settings.lambdarag_input_bucket:
+        await _enqueue_in_bucket(engine, settings, ws, doc, track_id)
+    else:
+        await _enqueue(engine, ws, [doc], track_id)
     return InsertResponse(
         status="success",
         message=f"File '{doc.file_path}' uploaded successfully. {BACKGROUND}",
@@ -251,7 +280,7 @@ async def upload(
 async def pipeline_status(ws: WorkspaceDep) -> dict[str, object]:
     """The current or last job of the workspace: indexing, ``Deleting N Documents`` or
     ``Clearing Documents``, with the last 1000 history messages."""
-    return ws.pipeline.as_dict()
+    return (await ws.refresh_pipeline()).as_dict()
 
 
 @router.get(
@@ -394,7 +423,7 @@ async def clear_documents(settings: SettingsDep, ws: WorkspaceDep) -> StatusMess
     Refused with ``busy`` while indexing or a delete runs.
     """
     folder = _input_folder(settings, ws)
-    if ws.pipeline.busy:
+    if (await ws.refresh_pipeline()).busy:
         return StatusMessage(status="busy", message="Pipeline is busy")
     result = await documents.clear_documents(ws, folder)
     if not result.dropped:
@@ -451,11 +480,15 @@ async def reprocess_failed(engine: EngineDep, ws: WorkspaceDep) -> ReprocessResp
 async def cancel_pipeline(ws: WorkspaceDep) -> StatusMessage:
     """Stop the job ``pipeline_status`` shows: indexing marks its documents FAILED
     (``User cancelled``); a delete stops before its next document."""
-    if not ws.pipeline.busy:
+    if not (await ws.refresh_pipeline()).busy:
         return StatusMessage(status="not_busy", message="Pipeline is not currently running. "
                              "No cancellation needed.")
-    ws.pipeline.cancellation_requested = True
-    ws.pipeline.log("Cancellation requested")
+
+    def request(status: PipelineStatus) -> None:
+        status.cancellation_requested = True
+        status.log("Cancellation requested")
+
+    await ws.change_pipeline(request)
     return StatusMessage(
         status="cancellation_requested",
         message="Pipeline cancellation has been requested. Documents will be marked as FAILED.",

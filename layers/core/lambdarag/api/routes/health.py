@@ -97,7 +97,12 @@ async def health(engine: EngineDep, settings: SettingsDep, name: WorkspaceNameDe
     With authentication on, callers without valid credentials get the liveness fields only
     (and open no workspace).
     """
-    busy = engine.runner.is_busy(name)
+    # With shared state the record is in the store: read it for callers allowed to open
+    # the workspace only (anonymous liveness checks stay storage-free).
+    if caller.authenticated:
+        busy = await engine.pipeline_busy(name)
+    else:
+        busy = engine.runner.is_busy(name)
     liveness = {
         "status": "healthy",
         "auth_mode": "enabled" if settings.accounts else "disabled",

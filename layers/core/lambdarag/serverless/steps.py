@@ -1,0 +1,52 @@
+"""One pipeline step in a Lambda, keeping the shared pipeline record up to date."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lambdarag import pipeline
+from lambdarag.workspace import PipelineStatus, Workspace
+
+FINAL_STEPS = ("finalize", "fail")
+
+
+async def run_step(ws: Workspace, step: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Run ``step``; then add its log lines and the document's progress to the record.
+
+    The record is read first, so a cancellation requested through any API instance
+    reaches the step (``PipelineCancelled`` -> the state machine's Catch -> FAILED).
+    Progress is keyed by document id (``active``), so retried steps and duplicate
+    executions of one document count it once.
+    """
+    status = await ws.refresh_pipeline()
+    before = status.total_messages
+    result = await pipeline.STEPS[step](ws, payload)
+    if ws.shared_status is not None:
+        logged = status.total_messages - before
+        lines = list(status.history_messages)[-logged:] if logged > 0 else []
+        doc_id = payload["doc_id"]
+        name = doc_id
+        if step == "prepare":
+            record = await ws.stores.doc_status.get(doc_id)
+            name = str((record or {}).get("file_path") or doc_id)
+        await ws.change_pipeline(lambda s: _record(s, step, doc_id, name, lines))
+    return result
+
+
+def _record(status: PipelineStatus, step: str, doc_id: str, name: str, lines: list[str]) -> None:
+    if step == "prepare" and doc_id not in status.active:
+        if status.active:
+            status.docs += 1
+            status.batchs += 1
+        else:
+            status.start_job(f"{name[:20]}...[serverless]", 1)
+        status.active.append(doc_id)
+    for line in lines:
+        status.log(line)
+    if step in FINAL_STEPS and doc_id in status.active:
+        status.active.remove(doc_id)
+        status.cur_batch += 1
+        if not status.active:
+            status.busy = False
+            status.cancellation_requested = False
+            status.log("All documents processed")

@@ -1,0 +1,242 @@
+"""The SAM template against the code it deploys: lint, table, state machine, handlers, env, IAM.
+
+GIVEN template.yaml (read with cfn-lint's decoder, which understands !Ref, !Sub, ...)
+WHEN it is compared with the engine, the ASL and the function folders
+THEN every name it wires matches something real, and every IAM statement names resources.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import os
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.decode import decode
+
+from lambdarag.config import Settings
+from lambdarag.storage.dynamodb.table import table_definition
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+ASL = ROOT / "infra" / "statemachine.asl.json"
+
+# Read by the Lambda entry points (functions/*), not by the engine's settings: the secret to
+# load, where API uploads and the trigger's files live, and which state machine to start.
+ENTRY_POINT_VARIABLES = {
+    "LAMBDARAG_SECRET_ARN",
+    "LAMBDARAG_STATE_MACHINE_ARN",
+    "LAMBDARAG_INPUT_BUCKET",
+    "LAMBDARAG_INPUT_PREFIX",
+}
+# Read by Powertools (logger, metrics) and by Lambda Web Adapter / the Lambda runtime.
+TOOL_VARIABLES = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "AWS_LAMBDA_EXEC_WRAPPER"}
+TOOL_PREFIXES = ("AWS_LWA_",)
+
+# Actions that do not support resource-level permissions, so AWS documents Resource "*" for
+# them: the CloudWatch Logs delivery actions Step Functions needs for execution logging.
+STAR_ACTIONS = {
+    "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+}
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    tpl, errors = decode(str(TEMPLATE))
+    assert not errors, f"template.yaml does not parse: {errors}"
+    assert tpl is not None
+    return tpl
+
+
+def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {name: res for name, res in template["Resources"].items() if res["Type"] == kind}
+
+
+# --------------------------------------------------------------------------- lint
+def test_lint_template_passes() -> None:
+    """GIVEN scripts/lint-template WHEN run THEN cfn-lint and sam validate --lint succeed."""
+    env = {**os.environ}
+    result = subprocess.run(
+        [str(ROOT / "scripts" / "lint-template")], cwd=ROOT, env=env,
+        capture_output=True, text=True, timeout=1800, check=False,
+    )
+    if result.returncode != 0:
+        pytest.fail(f"scripts/lint-template failed ({result.returncode}):\n"
+                    f"{result.stdout}\n{result.stderr}")
+
+
+# --------------------------------------------------------------------------- DynamoDB
+def table_differences(props: dict[str, Any], expected: dict[str, Any]) -> list[str]:
+    """What differs between the template's table properties and ``table_definition()``."""
+    problems = [
+        f"{key}: template {props.get(key)!r} != engine {expected[key]!r}"
+        for key in ("BillingMode", "KeySchema", "AttributeDefinitions", "GlobalSecondaryIndexes")
+        if props.get(key) != expected[key]
+    ]
+    if props.get("PointInTimeRecoverySpecification") != {"PointInTimeRecoveryEnabled": True}:
+        problems.append("point-in-time recovery is not enabled")
+    if props.get("SSESpecification", {}).get("SSEEnabled") is not True:
+        problems.append("server-side encryption is not enabled")
+    return problems
+
+
+def test_table_matches_engine_definition(template: dict[str, Any]) -> None:
+    tables = resources(template, "AWS::DynamoDB::Table")
+    assert len(tables) == 1, f"expected one table, found {sorted(tables)}"
+    (props,) = (res["Properties"] for res in tables.values())
+    assert table_differences(props, table_definition("any")) == []
+
+
+def test_table_comparison_catches_a_changed_projection(template: dict[str, Any]) -> None:
+    """The comparison itself must be able to fail: one wrong projection is reported."""
+    (props,) = (res["Properties"] for res in resources(template, "AWS::DynamoDB::Table").values())
+    broken = copy.deepcopy(props)
+    broken["GlobalSecondaryIndexes"][0]["Projection"] = {"ProjectionType": "ALL"}
+    assert table_differences(broken, table_definition("any"))
+
+
+# --------------------------------------------------------------------------- state machine
+def test_definition_substitutions_cover_the_asl_placeholders(template: dict[str, Any]) -> None:
+    machines = resources(template, "AWS::Serverless::StateMachine")
+    assert machines, "no AWS::Serverless::StateMachine in the template"
+    placeholders = set(re.findall(r"\$\{([A-Za-z0-9_]+)\}", ASL.read_text(encoding="utf-8")))
+    for name, res in machines.items():
+        props = res["Properties"]
+        assert props["DefinitionUri"] == "infra/statemachine.asl.json"
+        given = set(props.get("DefinitionSubstitutions", {}))
+        assert given == placeholders, (
+            f"{name}: missing {sorted(placeholders - given)}, unused {sorted(given - placeholders)}")
+
+
+# --------------------------------------------------------------------------- handlers
+def _top_level_names(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+    return names
+
+
+def test_every_handler_exists(template: dict[str, Any]) -> None:
+    functions = resources(template, "AWS::Serverless::Function")
+    assert functions
+    missing = []
+    for name, res in functions.items():
+        props = res["Properties"]
+        code = ROOT / props["CodeUri"]
+        handler = props["Handler"]
+        if handler.endswith(".sh"):  # Lambda Web Adapter start script
+            script = code / handler
+            if not (script.is_file() and os.access(script, os.X_OK)):
+                missing.append(f"{name}: {script} is not an executable file")
+            continue
+        module, _, attribute = handler.rpartition(".")
+        source = code / (module.replace(".", "/") + ".py")
+        if not source.is_file():
+            missing.append(f"{name}: {source} does not exist")
+        elif attribute not in _top_level_names(source):
+            missing.append(f"{name}: {source} defines no {attribute}")
+    assert not missing, "\n".join(missing)
+
+
+# --------------------------------------------------------------------------- environment
+def _known_variables() -> set[str]:
+    known = {name.upper() for name in Settings.model_fields}
+    for field in Settings.model_fields.values():
+        alias = field.validation_alias
+        for choice in getattr(alias, "choices", None) or ([alias] if isinstance(alias, str) else []):
+            if isinstance(choice, str):
+                known.add(choice.upper())
+    sources = [ROOT / "env.example", *(ROOT / "layers" / "core" / "lambdarag").rglob("*.py")]
+    for path in sources:
+        known.update(re.findall(r"\b[A-Z][A-Z0-9_]{2,}\b", path.read_text(encoding="utf-8")))
+    return known
+
+
+def test_every_environment_variable_is_known(template: dict[str, Any]) -> None:
+    blocks = [("Globals", template.get("Globals", {}).get("Function", {}))]
+    blocks += [(name, res["Properties"])
+               for name, res in resources(template, "AWS::Serverless::Function").items()]
+    known = _known_variables() | ENTRY_POINT_VARIABLES | TOOL_VARIABLES
+    unknown = sorted(
+        f"{where}: {var}"
+        for where, props in blocks
+        for var in props.get("Environment", {}).get("Variables", {})
+        if var not in known and not var.startswith(TOOL_PREFIXES)
+    )
+    assert not unknown, "variables the engine does not read:\n" + "\n".join(unknown)
+
+
+# --------------------------------------------------------------------------- IAM
+def _statements(template: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    found: list[tuple[str, dict[str, Any]]] = []
+
+    def collect(where: str, document: Any) -> None:
+        if not isinstance(document, dict):
+            return
+        statements = document.get("Statement", [])
+        for statement in statements if isinstance(statements, list) else [statements]:
+            if isinstance(statement, dict) and "Fn::If" in statement:
+                for branch in statement["Fn::If"][1:]:
+                    if isinstance(branch, dict) and "Effect" in branch:
+                        found.append((where, branch))
+            elif isinstance(statement, dict):
+                found.append((where, statement))
+
+    for name, res in template["Resources"].items():
+        props = res.get("Properties", {})
+        if res["Type"] in ("AWS::Serverless::Function", "AWS::Serverless::StateMachine"):
+            for policy in props.get("Policies", []) or []:
+                collect(name, policy)
+        elif res["Type"] in ("AWS::IAM::ManagedPolicy", "AWS::IAM::Policy"):
+            collect(name, props.get("PolicyDocument"))
+        elif res["Type"] == "AWS::IAM::Role":
+            for policy in props.get("Policies", []):
+                collect(name, policy.get("PolicyDocument"))
+    return found
+
+
+def _leaves(value: Any) -> list[Any]:
+    """The plain values of ``value``, both branches of every Fn::If included."""
+    if isinstance(value, list):
+        return [leaf for item in value for leaf in _leaves(item)]
+    if isinstance(value, dict) and set(value) == {"Fn::If"}:
+        return [leaf for branch in value["Fn::If"][1:] for leaf in _leaves(branch)]
+    return [value]
+
+
+def test_iam_statements_name_their_resources(template: dict[str, Any]) -> None:
+    statements = _statements(template)
+    assert len(statements) >= 10, "expected the template's inline IAM statements"
+    wide = []
+    for where, statement in statements:
+        resources_ = _leaves(statement.get("Resource", []))
+        actions = {a for a in _leaves(statement.get("Action", [])) if isinstance(a, str)}
+        if statement.get("Effect") == "Allow" and "*" in resources_ and not actions <= STAR_ACTIONS:
+            wide.append(f"{where} {statement.get('Sid', '')}: {sorted(map(str, actions))}")
+        if any(isinstance(a, str) and a.endswith(":*") for a in actions):
+            wide.append(f"{where} {statement.get('Sid', '')}: wildcard action {sorted(actions)}")
+    assert not wide, "statements on every resource:\n" + "\n".join(wide)
+
+
+def test_functions_run_in_the_vpc_on_python312_arm64(template: dict[str, Any]) -> None:
+    function_globals = template["Globals"]["Function"]
+    assert function_globals["Runtime"] == "python3.12"
+    assert function_globals["Architectures"] == ["arm64"]
+    assert function_globals["Tracing"] == "Active"
+    assert set(function_globals["VpcConfig"]) == {"SecurityGroupIds", "SubnetIds"}
+    for name, res in resources(template, "AWS::Serverless::Function").items():
+        props = res["Properties"]
+        assert "VpcConfig" not in props, f"{name} overrides the VPC settings"
+        assert all(t <= 900 for t in _leaves(props.get("Timeout", 900))), name
