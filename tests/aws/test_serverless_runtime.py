@@ -304,8 +304,15 @@ class TwoProcesses:
 
 
 @pytest.fixture
-async def processes(settings: Settings) -> Any:
-    api, worker = Engine(settings), Engine(settings)
+async def processes(
+    settings: Settings, tmp_path: Path, fake_llm: FakeLLMServer
+) -> Any:
+    # The worker is configured as template.yaml configures a step Lambda: no state machine
+    # ARN (it would be a circular reference), the pipeline record shared explicitly.
+    worker_settings = fake_settings(tmp_path, fake_llm, lambdarag_pipeline_status="shared",
+                                    lambdarag_input_bucket=BUCKET)
+    assert not worker_settings.lambdarag_state_machine_arn
+    api, worker = Engine(settings), Engine(worker_settings)
     try:
         api_ws = await api.workspace("")
         queued = await documents.enqueue(api_ws, [NewDocument("a.txt", TEXT)], "t1")

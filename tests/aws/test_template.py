@@ -25,14 +25,8 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 ASL = ROOT / "infra" / "statemachine.asl.json"
 
-# Read by the Lambda entry points (functions/*), not by the engine's settings: the secret to
-# load, where API uploads and the trigger's files live, and which state machine to start.
-ENTRY_POINT_VARIABLES = {
-    "LAMBDARAG_SECRET_ARN",
-    "LAMBDARAG_STATE_MACHINE_ARN",
-    "LAMBDARAG_INPUT_BUCKET",
-    "LAMBDARAG_INPUT_PREFIX",
-}
+# Read by the Lambda entry points (functions/*), not by the engine's settings: the secret to load.
+ENTRY_POINT_VARIABLES = {"LAMBDARAG_SECRET_ARN"}
 # Read by Powertools (logger, metrics) and by Lambda Web Adapter / the Lambda runtime.
 TOOL_VARIABLES = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "AWS_LAMBDA_EXEC_WRAPPER"}
 TOOL_PREFIXES = ("AWS_LWA_",)
@@ -240,3 +234,30 @@ def test_functions_run_in_the_vpc_on_python312_arm64(template: dict[str, Any]) -
         props = res["Properties"]
         assert "VpcConfig" not in props, f"{name} overrides the VPC settings"
         assert all(t <= 900 for t in _leaves(props.get("Timeout", 900))), name
+
+
+def _function_environment(template: dict[str, Any], props: dict[str, Any]) -> dict[str, Any]:
+    globals_env = template["Globals"]["Function"].get("Environment", {}).get("Variables", {})
+    return {**globals_env, **props.get("Environment", {}).get("Variables", {})}
+
+
+def test_every_function_shares_the_pipeline_record_and_the_storage(
+    template: dict[str, Any],
+) -> None:
+    # A step Lambda with a local record would never report progress to the API, and one on
+    # the embedded store would index into its own /tmp: every function must use the shared ones.
+    for name, res in resources(template, "AWS::Serverless::Function").items():
+        env = _function_environment(template, res["Properties"])
+        assert env.get("LAMBDARAG_PIPELINE_STATUS") == "shared", name
+        assert env.get("LIGHTRAG_KV_STORAGE") == "DynamoDBKVStorage", name
+        assert env.get("LIGHTRAG_GRAPH_STORAGE") == "NeptuneGraphStorage", name
+
+
+def test_functions_that_queue_documents_know_the_state_machine_and_the_bucket(
+    template: dict[str, Any],
+) -> None:
+    functions = resources(template, "AWS::Serverless::Function")
+    for name in ("ApiFunction", "StreamFunction", "TriggerFunction"):
+        env = _function_environment(template, functions[name]["Properties"])
+        assert env.get("LAMBDARAG_STATE_MACHINE_ARN") == {"Ref": "IndexingStateMachine"}, name
+        assert env.get("LAMBDARAG_INPUT_BUCKET") == {"Ref": "DataBucket"}, name

@@ -179,6 +179,10 @@ class Settings(BaseSettings):
     # Serverless runtime: documents are indexed by this Step Functions state machine (one
     # execution per document) instead of in-process, and the pipeline status lives in the store.
     lambdarag_state_machine_arn: str = ""
+    # Where the /documents/pipeline_status record lives: "shared" keeps it in the KV store for
+    # every process (the serverless runtime: API instances and step Lambdas, which cannot be
+    # given the state machine's ARN); "auto" = shared when a state machine ARN is set.
+    lambdarag_pipeline_status: Literal["auto", "local", "shared"] = "auto"
     # The S3 drop folder: API uploads are written to <prefix>[<workspace>/]<name> in this
     # bucket, and objects created or deleted there are indexed or deleted (serverless runtime).
     lambdarag_input_bucket: str = ""
@@ -333,6 +337,12 @@ class Settings(BaseSettings):
                  "vectors": self.lightrag_vector_storage, "graph": self.lightrag_graph_storage}
         return {kind: AWS_STORAGE_NAMES[f"lightrag_{kind.replace('vectors', 'vector')}_storage"]
                 .get(name, "embedded") for kind, name in kinds.items()}
+
+    @property
+    def shared_pipeline_status(self) -> bool:
+        if self.lambdarag_pipeline_status == "auto":
+            return bool(self.lambdarag_state_machine_arn)
+        return self.lambdarag_pipeline_status == "shared"
 
     @property
     def shared_locks(self) -> bool:

@@ -166,7 +166,7 @@ class Engine:
         )
 
     def _shared_status(self, factory: StorageFactory) -> SharedPipelineStatus | None:
-        if not self.settings.lambdarag_state_machine_arn:
+        if not self.settings.shared_pipeline_status:
             return None
         from lambdarag.pipeline_state import STATUS_NAMESPACE, SharedPipelineStatus
 
@@ -174,7 +174,7 @@ class Engine:
 
     async def pipeline_busy(self, workspace: str) -> bool:
         """Whether documents of ``workspace`` are being indexed, in any process."""
-        if not self.settings.lambdarag_state_machine_arn:
+        if not self.settings.shared_pipeline_status:
             return self.runner.is_busy(workspace)
         ws = await self.workspace(workspace)
         return (await ws.refresh_pipeline()).busy
