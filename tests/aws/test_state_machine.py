@@ -19,10 +19,12 @@ import pytest
 from lambdarag import documents, runner
 from lambdarag.config import load_settings
 from lambdarag.engine import Engine
+from lambdarag.leases import LeaseLostError
 from lambdarag.llm.base import LLMUnavailableError
 from lambdarag.pipeline import PipelineError
 from lambdarag.query.answer import retrieve_context
 from lambdarag.query.param import QueryParam
+from lambdarag.storage.base import StoreUnavailableError
 from lambdarag.workspace import Workspace
 from tests.aws.sfn_harness import (
     ASL_PATH,
@@ -318,6 +320,27 @@ def test_a_transient_failure_is_retried_and_the_execution_succeeds(
     assert lambda_scheduled(history, EXTRACT) == batches + 1
     assert doc_status(doc_id)["status"] == "processed"
     assert not harness.calls(FAIL)
+
+
+def test_lost_leases_and_unreachable_stores_are_retried_with_backoff(
+    harness: SfnHarness, state_machine: str, working_dir: Path
+) -> None:
+    # GIVEN a prepare that cannot reach its store (an S3 read throttled, say) and a merge
+    # whose lease was taken over while it stalled, each three times in a row: more than the
+    # generic States.TaskFailed rule retries, within the transient-error rule
+    doc_id = enqueue("berlin.txt", CORPUS["berlin.txt"])
+    harness.fail_next(PREPARE, StoreUnavailableError("cannot read s3://b/input/x now: SlowDown"),
+                      times=3)
+    harness.fail_next(MERGE, LeaseLostError("lost the lock on e:Berlin to another process"),
+                      times=3)
+    # WHEN the execution runs
+    status, output, history = execute(harness, state_machine, doc_id)
+    # THEN both were retried by the transient-error rule, and the document is processed
+    assert status == "SUCCEEDED", output
+    failed = history_events(history, "LambdaFunctionFailed")
+    assert [e["lambdaFunctionFailedEventDetails"]["error"] for e in failed] == [
+        "StoreUnavailableError"] * 3 + ["LeaseLostError"] * 3
+    assert doc_status(doc_id)["status"] == "processed"
 
 
 def test_a_second_execution_for_a_processed_document_changes_nothing(

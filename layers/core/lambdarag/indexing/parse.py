@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from lambdarag.storage.base import StoreUnavailableError
 from lambdarag.utils import canonical_source
 
 Section = tuple[str, dict[str, Any]]
@@ -129,8 +130,12 @@ async def load_document_sections(source: str) -> list[Section]:
 
         try:
             data = await read_object(source)
-        except Exception as exc:  # noqa: BLE001 - botocore errors, reported as the document's
-            raise ParseError(f"cannot read {source}: {exc}") from exc
+        except Exception as exc:  # noqa: BLE001 - botocore's errors, sorted by their code
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+            if code in ("NoSuchKey", "NoSuchBucket", "404"):
+                raise ParseError(f"cannot read {source}: the object does not exist") from exc
+            # Throttling, timeouts, a network blip: the step is retried (Step Functions).
+            raise StoreUnavailableError(f"cannot read {source} now: {exc}") from exc
         return await asyncio.to_thread(parse_sections, source.rsplit("/", 1)[-1], data)
     path = Path(source)
     try:
