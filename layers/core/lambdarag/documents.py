@@ -288,6 +288,7 @@ async def delete_document(ws: Workspace, doc_id: str, *, delete_llm_cache: bool 
         await merge_relations(ordered_pairs[i : i + step], ctx)
     for kv in (stores.full_docs, stores.full_entities, stores.full_relations):
         await kv.delete([doc_id])
+    await stores.doc_llm_usage.delete(await stores.doc_llm_usage.keys(f"{doc_id}|"))
     await stores.doc_status.delete([doc_id])
     if cache_keys:
         await stores.llm_response_cache.delete(cache_keys)

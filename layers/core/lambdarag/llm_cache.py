@@ -8,7 +8,9 @@ rebuilt entity never pays for the same call twice.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from lambdarag import tokenizer
@@ -28,6 +30,27 @@ class LLMUsage:
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
+
+    def add(self, other: dict[str, int]) -> None:
+        for name, value in other.items():
+            if name in self.__dict__ and isinstance(value, int):
+                setattr(self, name, getattr(self, name) + value)
+
+
+# The counters of the work in progress (a pipeline step of one document), besides the
+# workspace's: tasks started inside ``counting_usage`` inherit the same object.
+_current: ContextVar[LLMUsage | None] = ContextVar("lambdarag_llm_usage", default=None)
+
+
+@contextmanager
+def counting_usage() -> Iterator[LLMUsage]:
+    """Count the LLM traffic of the code run inside the block (and the tasks it starts)."""
+    usage = LLMUsage()
+    token = _current.set(usage)
+    try:
+        yield usage
+    finally:
+        _current.reset(token)
 
 
 class CachedLLM:
@@ -72,7 +95,8 @@ class CachedLLM:
         if use_cache:
             hit = await self.cache.get_by_id(key)
             if hit is not None and isinstance(hit.get("return"), str):
-                self.usage.cache_hits += 1
+                for usage in self._counters():
+                    usage.cache_hits += 1
                 return hit["return"], key
         text = await self.llm.complete(
             prompt, system_prompt=system_prompt, history=history, json_mode=json_mode
@@ -98,10 +122,15 @@ class CachedLLM:
             yield delta
         self._count(prompt, system_prompt, history, "".join(parts))
 
+    def _counters(self) -> list[LLMUsage]:
+        current = _current.get()
+        return [self.usage] if current is None else [self.usage, current]
+
     def _count(
         self, prompt: str, system: str | None, history: Sequence[ChatMessage], text: str
     ) -> None:
-        self.usage.calls += 1
         sent = [prompt, system or "", *(m["content"] for m in history)]
-        self.usage.prompt_tokens += sum(tokenizer.count_tokens(s) for s in sent)
-        self.usage.completion_tokens += tokenizer.count_tokens(text)
+        spent = {"calls": 1, "prompt_tokens": sum(tokenizer.count_tokens(s) for s in sent),
+                 "completion_tokens": tokenizer.count_tokens(text)}
+        for usage in self._counters():
+            usage.add(spent)

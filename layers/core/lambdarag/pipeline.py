@@ -26,6 +26,7 @@ from lambdarag.indexing.parse import (
     section_index,
     sections_from_index,
 )
+from lambdarag.llm_cache import LLMUsage, counting_usage
 from lambdarag.storage.base import DocStatusRecord
 from lambdarag.utils import chunk_id_for, content_summary, mdhash, now_iso
 from lambdarag.workspace import Workspace
@@ -168,11 +169,38 @@ async def extract(ws: Workspace, payload: Payload) -> Payload:
     doc_id = payload["doc_id"]
     ids = [chunk_id_for(doc_id, i) for i in range(payload["start"], payload["end"])]
     chunks = await ws.stores.text_chunks.get_by_ids(ids)
-    results = await asyncio.gather(
-        *(_extract_one(ws, cid, chunk) for cid, chunk in zip(ids, chunks, strict=True) if chunk)
-    )
+    with counting_usage() as usage:
+        results = await asyncio.gather(
+            *(_extract_one(ws, cid, chunk) for cid, chunk in zip(ids, chunks, strict=True) if chunk)
+        )
+    await _record_usage(ws, doc_id, f"extract|{payload['start']}", usage)
     return {"chunks": len(results), "entities": sum(e for e, _ in results),
             "relations": sum(r for _, r in results)}
+
+
+async def _record_usage(ws: Workspace, doc_id: str, step: str, usage: LLMUsage) -> None:
+    """Add what one step spent to its entry; a run that only hit the cache records nothing.
+
+    So a re-run of an indexed document (every answer cached) changes nothing, and a
+    re-run that did call the LLM again (cache off, or new prompts) adds its real cost.
+    """
+    if not usage.calls:
+        return
+    key = f"{doc_id}|{step}"
+    total = LLMUsage()
+    total.add((await ws.stores.doc_llm_usage.get_by_id(key)) or {})
+    total.add(usage.as_dict())
+    await ws.stores.doc_llm_usage.upsert({key: total.as_dict()})
+    await _guard(ws, doc_id, lambda: ws.stores.doc_llm_usage.delete([key]))
+
+
+async def document_usage(ws: Workspace, doc_id: str) -> dict[str, int]:
+    """The LLM calls, cache hits and tokens spent on one document so far (all steps)."""
+    keys = await ws.stores.doc_llm_usage.keys(f"{doc_id}|")
+    total = LLMUsage()
+    for entry in await ws.stores.doc_llm_usage.get_by_ids(keys):
+        total.add(entry or {})
+    return total.as_dict()
 
 
 async def _extract_one(ws: Workspace, chunk_id: str, chunk: dict[str, Any]) -> tuple[int, int]:
@@ -204,16 +232,18 @@ async def merge(ws: Workspace, payload: Payload) -> Payload:
     step = ws.indexing.merge_batch_size
     ctx = ws.merge_context()
     merged = summaries = 0
-    if payload["phase"] == "entities":
-        keys = sorted(n for n in names if _in_shard(n, shard, shards))
-        for i in range(0, len(keys), step):
-            report = await merge_entities(keys[i : i + step], ctx)
-            merged, summaries = merged + report.upserted, summaries + report.llm_summaries
-    else:
-        todo = sorted(p for p in pairs if _in_shard("\x00".join(p), shard, shards))
-        for i in range(0, len(todo), step):
-            report = await merge_relations(todo[i : i + step], ctx)
-            merged, summaries = merged + report.upserted, summaries + report.llm_summaries
+    with counting_usage() as usage:
+        if payload["phase"] == "entities":
+            keys = sorted(n for n in names if _in_shard(n, shard, shards))
+            for i in range(0, len(keys), step):
+                report = await merge_entities(keys[i : i + step], ctx)
+                merged, summaries = merged + report.upserted, summaries + report.llm_summaries
+        else:
+            todo = sorted(p for p in pairs if _in_shard("\x00".join(p), shard, shards))
+            for i in range(0, len(todo), step):
+                report = await merge_relations(todo[i : i + step], ctx)
+                merged, summaries = merged + report.upserted, summaries + report.llm_summaries
+    await _record_usage(ws, payload["doc_id"], f"merge|{payload['phase']}|{shard}", usage)
     return {"merged": merged, "llm_summaries": summaries}
 
 
@@ -231,7 +261,8 @@ async def finalize(ws: Workspace, payload: Payload) -> Payload:
     )
     await _set_status(
         ws, record, "processed", chunks_count=len(chunk_ids), error_msg=None,
-        metadata={"process_end_time": int(time.time())},
+        metadata={"process_end_time": int(time.time()),
+                  "llm_usage": await document_usage(ws, doc_id)},
     )
 
     async def undo() -> None:
@@ -254,7 +285,8 @@ async def fail(ws: Workspace, payload: Payload) -> Payload:
     record = await ws.stores.doc_status.get(doc_id)
     if record is not None and await ws.stores.doc_tombstones.get_by_id(doc_id) is None:
         await _set_status(ws, record, "failed", error_msg=message,
-                          metadata={"process_end_time": int(time.time())})
+                          metadata={"process_end_time": int(time.time()),
+                                    "llm_usage": await document_usage(ws, doc_id)})
         if await ws.stores.doc_tombstones.get_by_id(doc_id) is not None:
             await ws.stores.doc_status.delete([doc_id])
     ws.pipeline.log(f"Failed {doc_id}: {message}")

@@ -26,6 +26,7 @@ KV_NAMESPACES = (
     "entity_chunks",
     "relation_chunks",
     "doc_tombstones",
+    "doc_llm_usage",
 )
 
 
@@ -39,6 +40,7 @@ class Stores:
     entity_chunks: KVStorage
     relation_chunks: KVStorage
     doc_tombstones: KVStorage  # doc ids being or already deleted (see pipeline._guard)
+    doc_llm_usage: KVStorage  # "<doc id>|<step>|..." -> the LLM calls/tokens of one step
     doc_status: DocStatusStorage
     fragments: FragmentStorage
     entities_vdb: VectorStorage
