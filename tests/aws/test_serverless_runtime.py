@@ -450,3 +450,117 @@ def test_the_sample_task_inputs_are_valid_pipeline_inputs(path: Path) -> None:
     assert module._validated(step, event) == event
     needs = {"extract": {"start", "end"}, "merge": {"phase", "shard", "shards"}, "fail": {"error"}}
     assert needs.get(step, set()) <= event.keys()
+
+
+# ------------------------------------------------------------------- S3 sources
+
+
+async def test_a_source_object_gone_before_indexing_is_a_parse_error(aws: dict[str, str]) -> None:
+    from lambdarag.indexing.parse import ParseError, load_document_sections
+
+    with pytest.raises(ParseError, match="does not exist"):
+        await load_document_sections(f"s3://{BUCKET}/input/missing.txt")
+
+
+async def test_a_throttled_source_read_is_a_retryable_store_error(
+    aws: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError
+
+    from lambdarag.indexing.parse import load_document_sections
+    from lambdarag.storage.base import StoreUnavailableError
+
+    class Throttled:
+        def get_object(self, **_: Any) -> Any:
+            raise ClientError({"Error": {"Code": "SlowDown", "Message": "Reduce your rate"}},
+                              "GetObject")
+
+    monkeypatch.setattr("lambdarag.serverless.s3.client", lambda service: Throttled())
+    # The state machine retries StoreUnavailableError (test_state_machine.py); not ParseError.
+    with pytest.raises(StoreUnavailableError, match="SlowDown"):
+        await load_document_sections(f"s3://{BUCKET}/input/a.txt")
+
+
+# ------------------------------------------------------------------ delete jobs
+
+TRIGGER_ARN = f"arn:aws:lambda:{REGION}:123456789012:function:TriggerFunction"
+
+
+class RecordingLambda:
+    """Stands in for the Lambda client: records asynchronous invocations."""
+
+    def __init__(self) -> None:
+        self.invocations: list[dict[str, Any]] = []
+
+    def invoke(self, **kwargs: Any) -> dict[str, Any]:
+        assert kwargs["InvocationType"] == "Event"
+        self.invocations.append({**kwargs, "event": json.loads(kwargs["Payload"])})
+        return {"StatusCode": 202}
+
+
+def test_an_api_delete_runs_as_a_job_of_the_trigger_function(
+    tmp_path: Path, fake_llm: FakeLLMServer, aws: dict[str, str], trigger: ModuleType,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    lam = RecordingLambda()
+    monkeypatch.setattr("lambdarag.serverless.jobs.client", lambda service: lam)
+    api_settings = fake_settings(tmp_path, fake_llm, lambdarag_state_machine_arn=aws["arn"],
+                                 lambdarag_input_bucket=BUCKET,
+                                 lambdarag_delete_function=TRIGGER_ARN)
+    with TestClient(create_app(api_settings)) as client:
+        client.post("/documents/upload", files={"file": ("a.txt", TEXT.encode(), "text/plain")})
+        [doc] = client.post("/documents/paginated", json={}).json()["documents"]
+
+        # WHEN the API is asked to delete it with its file
+        response = client.request("DELETE", "/documents/delete_document",
+                                  json={"doc_ids": [doc["id"]], "delete_file": True})
+        still_there = client.post("/documents/paginated", json={}).json()["documents"]
+
+    # THEN the API answered at once and queued the job to the trigger function
+    assert response.json()["status"] == "deletion_started"
+    assert [d["id"] for d in still_there] == [doc["id"]]
+    [call] = lam.invocations
+    assert call["FunctionName"] == TRIGGER_ARN
+    assert call["event"]["detail"] == {"workspace": "", "doc_ids": [doc["id"]],
+                                       "delete_file": True, "delete_llm_cache": False}
+
+    # WHEN the trigger function runs the job
+    result = _invoke(trigger, call["event"])
+
+    # THEN the document and its object are gone
+    assert (result["action"], result["doc_ids"]) == ("deleted", [doc["id"]])
+    ws = _run(trigger, trigger._engine.workspace(""))
+    assert _run(trigger, ws.stores.doc_status.get(doc["id"])) is None
+    assert boto3.client("s3").list_objects_v2(Bucket=BUCKET).get("Contents", []) == []
+    history = _run(trigger, ws.refresh_pipeline()).as_dict()["history_messages"]
+    assert history[-1] == "Deletion finished: 1 of 1 documents deleted"
+
+
+async def test_a_large_delete_is_split_into_several_events(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lambdarag.serverless.jobs import DeleteJob, queue_delete
+
+    lam = RecordingLambda()
+    monkeypatch.setattr("lambdarag.serverless.jobs.client", lambda service: lam)
+    ids = [f"doc-{i:05d}" for i in range(2500)]
+    assert await queue_delete(TRIGGER_ARN, DeleteJob("team_a", ids, True)) == 3
+    parts = [call["event"]["detail"]["doc_ids"] for call in lam.invocations]
+    assert [len(p) for p in parts] == [1000, 1000, 500]
+    assert sum(parts, []) == ids
+    assert all(len(call["Payload"]) < 256 * 1024 for call in lam.invocations)
+
+
+@pytest.mark.parametrize(("detail", "problem"), [
+    ({"workspace": "", "doc_ids": []}, "non-empty list"),
+    ({"workspace": "", "doc_ids": ["doc-1", 3]}, "non-empty list"),
+    ({"workspace": "bad-name", "doc_ids": ["doc-1"]}, "Invalid workspace name"),
+    ({"workspace": "", "doc_ids": ["doc-1"], "delete_file": "yes"}, "booleans"),
+    (None, "no detail object"),
+])
+def test_a_malformed_delete_job_is_refused_with_the_reason(
+    detail: Any, problem: str, trigger: ModuleType
+) -> None:
+    from lambdarag.serverless.jobs import JobEventError
+
+    event = {"source": "lambdarag", "detail-type": "Delete Documents", "detail": detail}
+    with pytest.raises(JobEventError, match=problem):
+        _invoke(trigger, event)

@@ -261,3 +261,17 @@ def test_functions_that_queue_documents_know_the_state_machine_and_the_bucket(
         env = _function_environment(template, functions[name]["Properties"])
         assert env.get("LAMBDARAG_STATE_MACHINE_ARN") == {"Ref": "IndexingStateMachine"}, name
         assert env.get("LAMBDARAG_INPUT_BUCKET") == {"Ref": "DataBucket"}, name
+
+
+def test_api_functions_queue_deletes_to_the_trigger_and_may_invoke_it(
+    template: dict[str, Any],
+) -> None:
+    functions = resources(template, "AWS::Serverless::Function")
+    trigger_arn = {"Fn::GetAtt": ["TriggerFunction", "Arn"]}
+    for name in ("ApiFunction", "StreamFunction"):
+        props = functions[name]["Properties"]
+        assert _function_environment(template, props).get("LAMBDARAG_DELETE_FUNCTION") == trigger_arn
+        statements = [st for policy in props["Policies"] if isinstance(policy, dict)
+                      for st in policy.get("Statement", [])]
+        assert any(st.get("Action") == "lambda:InvokeFunction" and st.get("Resource") == trigger_arn
+                   for st in statements), name

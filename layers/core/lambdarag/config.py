@@ -187,6 +187,9 @@ class Settings(BaseSettings):
     # bucket, and objects created or deleted there are indexed or deleted (serverless runtime).
     lambdarag_input_bucket: str = ""
     lambdarag_input_prefix: str = "input/"
+    # Serverless: DELETE /documents/delete_document queues the job to this function (the
+    # trigger) instead of running it inside the API's 30-second request.
+    lambdarag_delete_function: str = ""
 
     # --- Ollama emulation
     ollama_emulating_model_name: str = "lightrag"

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 from lambdarag import documents
 from lambdarag.documents import InvalidSourceError, NewDocument
 from lambdarag.engine import Engine
 from lambdarag.indexing.parse import canonical_basename
 from lambdarag.serverless import s3
+from lambdarag.serverless.jobs import DeleteJob
 from lambdarag.storage.base import DocStatusRecord
 from lambdarag.utils import InvalidWorkspaceName, check_workspace_name, new_track_id
 from lambdarag.workspace import Workspace
@@ -93,3 +95,16 @@ async def _documents_from(ws: Workspace, name: str, source: str) -> list[DocStat
         return []
     docs = await ws.stores.full_docs.get_by_ids([r["id"] for r in records])
     return [r for r, d in zip(records, docs, strict=True) if (d or {}).get("source_file") == source]
+
+
+async def delete_job(engine: Engine, job: DeleteJob, input_dir: Path) -> IngestResult:
+    """Run a ``Delete Documents`` job the API queued (serverless.jobs)."""
+    ws = await engine.workspace(job.workspace)
+    await ws.change_pipeline(lambda s: s.log(f"Deleting {len(job.doc_ids)} Documents"))
+    deleted = await documents.delete_documents(
+        ws, job.doc_ids, delete_llm_cache=job.delete_llm_cache,
+        files_in=input_dir if job.delete_file else None,
+    )
+    summary = f"Deletion finished: {deleted} of {len(job.doc_ids)} documents deleted"
+    await ws.change_pipeline(lambda s: s.log(summary))
+    return IngestResult("deleted" if deleted else "not_found", ws.name, doc_ids=job.doc_ids)

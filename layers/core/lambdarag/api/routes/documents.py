@@ -399,9 +399,15 @@ async def delete_document(
     Allowed while indexing runs. The job shows in ``pipeline_status`` as
     ``Deleting N Documents`` and stops between documents on ``cancel_pipeline``.
     """
-    tasks.add_task(documents.delete_documents, ws, body.doc_ids,
-                   delete_llm_cache=body.delete_llm_cache,
-                   files_in=_input_folder(settings, ws) if body.delete_file else None)
+    if settings.lambdarag_delete_function:  # serverless: its own invocation, 15 minutes
+        from lambdarag.serverless.jobs import DeleteJob, queue_delete
+
+        job = DeleteJob(ws.name, list(body.doc_ids), body.delete_file, body.delete_llm_cache)
+        await queue_delete(settings.lambdarag_delete_function, job)
+    else:
+        tasks.add_task(documents.delete_documents, ws, body.doc_ids,
+                       delete_llm_cache=body.delete_llm_cache,
+                       files_in=_input_folder(settings, ws) if body.delete_file else None)
     return DeleteDocResponse(
         status="deletion_started",
         message=f"Document deletion for {len(body.doc_ids)} documents has been initiated. "
