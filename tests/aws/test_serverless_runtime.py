@@ -190,6 +190,57 @@ def test_deleting_an_uploaded_document_with_its_file_deletes_the_object(
     assert keys == ["input/b.txt"]
 
 
+def test_clearing_a_workspace_deletes_its_drop_files_only(
+    settings: Settings, aws: dict[str, str]
+) -> None:
+    s3 = boto3.client("s3")
+    with TestClient(create_app(settings)) as client:
+        for name in ("a.txt", "b.txt"):
+            client.post("/documents/upload", files={"file": (name, TEXT.encode(), "text/plain")})
+        client.post("/documents/upload", headers={"LIGHTRAG-WORKSPACE": "team_a"},
+                    files={"file": ("c.txt", TEXT.encode(), "text/plain")})
+
+        # WHEN the default workspace is cleared
+        answer = client.delete("/documents").json()
+        left = client.post("/documents/paginated", json={}).json()["documents"]
+        other = client.post("/documents/paginated", json={},
+                            headers={"LIGHTRAG-WORKSPACE": "team_a"}).json()["documents"]
+
+    # THEN its documents and its top-level drop files are gone; team_a keeps both
+    assert answer == {"status": "success",
+                      "message": "All documents cleared successfully. Deleted 2 files."}
+    assert left == [] and [d["file_path"] for d in other] == ["c.txt"]
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]]
+    assert keys == ["input/team_a/c.txt"]
+
+
+def test_a_scan_registers_the_drop_files_no_document_owns_yet(
+    settings: Settings, aws: dict[str, str]
+) -> None:
+    # GIVEN files in the bucket whose events never arrived, beside an uploaded one
+    s3 = boto3.client("s3")
+    for key in ("input/a.txt", "input/b.md", "input/tool.exe", "input/team_a/c.txt"):
+        s3.put_object(Bucket=BUCKET, Key=key, Body=TEXT.encode())
+    with TestClient(create_app(settings)) as client:
+        client.post("/documents/upload", files={"file": ("d.txt", TEXT.encode(), "text/plain")})
+
+        # WHEN the default workspace is scanned
+        track_id = client.post("/documents/scan").json()["track_id"]
+        status = client.get(f"/documents/scan/status/{track_id}").json()
+        docs = client.post("/documents/paginated", json={}).json()["documents"]
+
+    # THEN the two new supported files are registered from their objects and queued
+    assert status["status"] == "completed", status
+    assert status["counts"] == {"claimed_new": 2, "unsupported": 1, "alias_duplicate": 1}
+    assert sorted(d["file_path"] for d in docs) == ["a.txt", "b.md", "d.txt"]
+    started = {e["input"]["doc_id"] for e in _executions(aws["arn"])}
+    assert started == {d["id"] for d in docs}
+    # AND no object moved (a move would delete its document through the bucket's events)
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"])
+    assert keys == ["input/a.txt", "input/b.md", "input/d.txt", "input/team_a/c.txt",
+                    "input/tool.exe"]
+
+
 def test_an_upload_to_a_named_workspace_goes_under_its_folder(
     settings: Settings, aws: dict[str, str]
 ) -> None:

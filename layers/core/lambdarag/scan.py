@@ -101,3 +101,31 @@ async def scan_input_dir(ws: Workspace, folder: Path, job: ScanJob) -> list[str]
             new_docs.append(documents.NewDocument(name, source_file=str(target)))
     result = await documents.enqueue(ws, new_docs, job.track_id)
     return result.doc_ids
+
+
+async def scan_drop_folder(ws: Workspace, bucket: str, prefix: str, job: ScanJob) -> list[str]:
+    """The serverless scan: enqueue the workspace's drop files no document owns yet.
+
+    Objects stay where they are (moving one would raise its Object Deleted event, which
+    deletes its document); a file already registered counts as ``processed`` or
+    ``alias_duplicate`` as in a local scan. This catches files whose event was lost, or
+    that were in the bucket before the stack's rule existed.
+    """
+    from lambdarag.serverless import s3
+
+    names = await s3.drop_files(bucket, prefix, ws.name)
+    owners = await documents.sources_by_key(ws) if names else {}
+    claimed: set[str] = set()
+    new_docs: list[documents.NewDocument] = []
+    for key, raw in names:
+        name = canonical_basename(raw)
+        if not is_supported(name):
+            job.count("unsupported", raw)
+            continue
+        bucket_name = _bucket(owners.get(name, []), name in claimed)
+        job.count(bucket_name, raw)
+        if bucket_name == "claimed_new":
+            claimed.add(name)
+            new_docs.append(documents.NewDocument(name, source_file=s3.url(bucket, key)))
+    result = await documents.enqueue(ws, new_docs, job.track_id)
+    return result.doc_ids

@@ -8,6 +8,7 @@ folders, or "folder" placeholder keys ending in ``/``) is not a document.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote_plus
@@ -70,3 +71,37 @@ async def put_file(path: Path, bucket: str, key: str) -> None:
 async def delete_object(source: str) -> None:
     bucket, key = split_url(source)
     await asyncio.to_thread(client("s3").delete_object, Bucket=bucket, Key=key)
+
+
+def _top_level_keys(bucket: str, folder: str) -> Iterator[str]:
+    """Keys directly in ``folder`` (not in its subfolders, not the folder marker)."""
+    for page in client("s3").get_paginator("list_objects_v2").paginate(
+        Bucket=bucket, Prefix=folder, Delimiter="/"
+    ):
+        yield from (o["Key"] for o in page.get("Contents", []) if o["Key"] != folder)
+
+
+async def drop_files(bucket: str, prefix: str, workspace: str) -> list[tuple[str, str]]:
+    """``(key, file name)`` of every file in the workspace's drop folder, by key."""
+    folder = object_key(prefix, workspace, "")
+    keys = await asyncio.to_thread(lambda: sorted(_top_level_keys(bucket, folder)))
+    return [(key, key[len(folder):]) for key in keys]
+
+
+async def delete_drop_files(bucket: str, prefix: str, workspace: str) -> int:
+    """Delete the workspace's drop files (its folder's top level, as a local clear does).
+
+    Each deletion raises the bucket's Object Deleted event; the trigger then finds no
+    document left to delete. Returns how many objects were deleted.
+    """
+    folder = object_key(prefix, workspace, "")
+    s3 = client("s3")
+
+    def delete() -> int:
+        keys = [{"Key": key} for key in _top_level_keys(bucket, folder)]
+        for start in range(0, len(keys), 1000):  # DeleteObjects takes 1,000 keys
+            s3.delete_objects(Bucket=bucket,
+                              Delete={"Objects": keys[start : start + 1000], "Quiet": True})
+        return len(keys)
+
+    return await asyncio.to_thread(delete)

@@ -12,6 +12,7 @@ import binascii
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -56,7 +57,7 @@ from lambdarag.config import Settings
 from lambdarag.documents import NewDocument
 from lambdarag.engine import Engine
 from lambdarag.indexing.parse import SUPPORTED_EXTENSIONS, canonical_basename
-from lambdarag.scan import ScanJob, scan_input_dir
+from lambdarag.scan import ScanJob, scan_drop_folder, scan_input_dir
 from lambdarag.utils import UNKNOWN_SOURCE, new_track_id
 from lambdarag.workspace import PipelineStatus, Workspace
 
@@ -432,6 +433,11 @@ async def clear_documents(settings: SettingsDep, ws: WorkspaceDep) -> StatusMess
     if (await ws.refresh_pipeline()).busy:
         return StatusMessage(status="busy", message="Pipeline is busy")
     result = await documents.clear_documents(ws, folder)
+    if settings.lambdarag_input_bucket and result.dropped:  # serverless: the drop folder
+        from lambdarag.serverless.s3 import delete_drop_files
+
+        result = replace(result, files_deleted=result.files_deleted + await delete_drop_files(
+            settings.lambdarag_input_bucket, settings.lambdarag_input_prefix, ws.name))
     if not result.dropped:
         return StatusMessage(status="fail", message="All storage drop operations failed. "
                              "Aborting document clearing process.")
@@ -519,7 +525,7 @@ async def scan(engine: EngineDep, settings: SettingsDep, ws: WorkspaceDep, tasks
     folder = _input_folder(settings, ws)
     job = ScanJob(new_track_id("scan"))
     engine.scan_jobs[_scan_key(ws, job.track_id)] = job
-    tasks.add_task(_run_scan, engine, ws, folder, job)
+    tasks.add_task(_run_scan, engine, settings, ws, folder, job)
     return ScanResponse(status="scanning_started",
                         message="Scanning process has been initiated in the background",
                         track_id=job.track_id)
@@ -530,10 +536,16 @@ def _scan_key(ws: Workspace, track_id: str) -> str:
     return f"{ws.name}/{track_id}"
 
 
-async def _run_scan(engine: Engine, ws: Workspace, folder: Path, job: ScanJob) -> None:
+async def _run_scan(
+    engine: Engine, settings: Settings, ws: Workspace, folder: Path, job: ScanJob
+) -> None:
     try:
         retry = await documents.retry_documents(ws, ("failed",))
-        new = await scan_input_dir(ws, folder, job)
+        if settings.lambdarag_input_bucket:  # serverless: the bucket is the input folder
+            new = await scan_drop_folder(ws, settings.lambdarag_input_bucket,
+                                         settings.lambdarag_input_prefix, job)
+        else:
+            new = await scan_input_dir(ws, folder, job)
         await engine.runner.submit(ws.name, retry + new)
         job.status, job.message = "completed", f"{len(new)} new files enqueued"
     except Exception as exc:  # noqa: BLE001 - the job record reports it
