@@ -251,6 +251,10 @@ def test_every_function_shares_the_pipeline_record_and_the_storage(
         assert env.get("LAMBDARAG_PIPELINE_STATUS") == "shared", name
         assert env.get("LIGHTRAG_KV_STORAGE") == "DynamoDBKVStorage", name
         assert env.get("LIGHTRAG_GRAPH_STORAGE") == "NeptuneGraphStorage", name
+        # Lambda's only writable folder is /tmp (the defaults ./rag_storage and ./inputs are
+        # under the read-only /var/task).
+        for folder in ("WORKING_DIR", "INPUT_DIR"):
+            assert str(env.get(folder, "")).startswith("/tmp/"), (name, folder)
 
 
 def test_functions_that_queue_documents_know_the_state_machine_and_the_bucket(
