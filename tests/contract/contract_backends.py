@@ -31,14 +31,12 @@ BACKENDS_ENV = "LAMBDARAG_CONTRACT_BACKENDS"
 
 
 @asynccontextmanager
-async def embedded_backend(tmp_path: Path) -> AsyncIterator[MakeFactory]:
-    """SQLite files under ``tmp_path``."""
-    from lambdarag.storage.embedded import EmbeddedStorageFactory
-
+async def _closing(build: MakeFactory) -> AsyncIterator[MakeFactory]:
+    """``make(workspace)`` = ``build(workspace)``; every factory made is closed on exit."""
     opened: list[StorageFactory] = []
 
     def make(workspace: str) -> StorageFactory:
-        factory = EmbeddedStorageFactory(tmp_path / "rag_storage", workspace)
+        factory = build(workspace)
         opened.append(factory)
         return factory
 
@@ -47,6 +45,15 @@ async def embedded_backend(tmp_path: Path) -> AsyncIterator[MakeFactory]:
     finally:
         for factory in opened:
             await factory.close()
+
+
+@asynccontextmanager
+async def embedded_backend(tmp_path: Path) -> AsyncIterator[MakeFactory]:
+    """SQLite files under ``tmp_path``."""
+    from lambdarag.storage.embedded import EmbeddedStorageFactory
+
+    async with _closing(lambda ws: EmbeddedStorageFactory(tmp_path / "rag_storage", ws)) as make:
+        yield make
 
 
 @asynccontextmanager
@@ -68,7 +75,6 @@ async def neptune_backend(tmp_path: Path) -> AsyncIterator[MakeFactory]:
     require_service("gremlin", port)
     runner = GremlinRunner(NeptuneConfig(url=f"ws://{HOST}:{port}/gremlin"))
     prefix = f"c{uuid.uuid4().hex[:10]}"
-    opened: list[StorageFactory] = []
     graphs: dict[str, NeptuneGraphStorage] = {}
 
     def graph_of(workspace: str) -> NeptuneGraphStorage:
@@ -76,17 +82,14 @@ async def neptune_backend(tmp_path: Path) -> AsyncIterator[MakeFactory]:
             graphs[workspace] = NeptuneGraphStorage(runner, f"{prefix}_{workspace}")
         return graphs[workspace]
 
-    def make(workspace: str) -> StorageFactory:
+    def build(workspace: str) -> StorageFactory:
         base = EmbeddedStorageFactory(tmp_path / "rag_storage", workspace)
-        factory = CompositeStorageFactory(base, graph=lambda: graph_of(workspace))
-        opened.append(factory)
-        return factory
+        return CompositeStorageFactory(base, graph=lambda: graph_of(workspace))
 
     try:
-        yield make
+        async with _closing(build) as make:
+            yield make
     finally:
-        for factory in opened:
-            await factory.close()
         for graph in graphs.values():
             await graph.drop()
         await runner.close()
@@ -117,20 +120,16 @@ async def opensearch_backend(tmp_path: Path) -> AsyncIterator[MakeFactory]:
     settings = OpenSearchSettings(
         hosts=(f"http://{HOST}:{port}",), index_prefix=f"lrct-{uuid.uuid4().hex[:10]}"
     )
-    opened: list[StorageFactory] = []
 
-    def make(workspace: str) -> StorageFactory:
+    def build(workspace: str) -> StorageFactory:
         vectors = OpenSearchVectors(make_client(settings), settings, workspace, owns_client=True)
         base = EmbeddedStorageFactory(tmp_path / "rag_storage", workspace)
-        factory = CompositeStorageFactory(base, vectors=vectors, closers=[vectors.close])
-        opened.append(factory)
-        return factory
+        return CompositeStorageFactory(base, vectors=vectors, closers=[vectors.close])
 
     try:
-        yield make
+        async with _closing(build) as make:
+            yield make
     finally:
-        for factory in opened:
-            await factory.close()
         admin = make_client(settings)
         try:
             await delete_indices(admin, settings.index_prefix, settings.endpoint)
@@ -207,18 +206,13 @@ async def _dynamodb_tables() -> AsyncIterator[MakeFactory]:
     require_service("dynamodb", port)
     client = _dynamodb_client(port)
     settings = DynamoDBSettings(table=f"lrct-{uuid.uuid4().hex[:12]}")
-    opened: list[StorageFactory] = []
-
-    def make(workspace: str) -> StorageFactory:
-        factory = DynamoDBStorageFactory(settings, workspace, client=client)
-        opened.append(factory)
-        return factory
 
     try:
-        yield make
+        async with _closing(
+            lambda workspace: DynamoDBStorageFactory(settings, workspace, client=client)
+        ) as make:
+            yield make
     finally:
-        for factory in opened:
-            await factory.close()
         try:
             await asyncio.to_thread(client.delete_table, TableName=settings.table)
         except client.exceptions.ResourceNotFoundException:
