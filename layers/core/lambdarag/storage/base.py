@@ -430,6 +430,16 @@ def check_dim(namespace: str, dim: int, got: int) -> None:
         )
 
 
+def normalise(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length as float32; all-zero rows stay zero (never NaN).
+
+    Both vector adapters store and query unit vectors, so inner product is cosine.
+    """
+    matrix = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
+    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+
+
 def upsert_matrix(namespace: str, dim: int, count: int, vectors: np.ndarray) -> np.ndarray:
     """``vectors`` as a ``count`` x ``dim`` array for :meth:`VectorStorage.upsert`.
 

@@ -54,8 +54,8 @@ class DynamoFragmentStorage(FragmentStorage):
         entities: Sequence[EntityFragment],
         relations: Sequence[RelationFragment],
     ) -> None:
-        entity_rows = {name: data for name, data in map(lambda f: _entity(chunk_id, f), entities)}
-        relation_rows = {pair: data for pair, data in map(lambda f: _relation(chunk_id, f), relations)}
+        entity_rows = dict(_entity(chunk_id, fragment) for fragment in entities)
+        relation_rows = dict(_relation(chunk_id, fragment) for fragment in relations)
         sk = key_part(chunk_id)
 
         def write() -> None:

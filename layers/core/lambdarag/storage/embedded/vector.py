@@ -27,10 +27,11 @@ from lambdarag.storage.base import (
     VectorHit,
     VectorStorage,
     check_dim,
+    normalise,
     upsert_matrix,
 )
 from lambdarag.storage.embedded.db import Database, chunked, placeholders, transaction
-from lambdarag.storage.embedded.vector_index import VectorIndex, normalise
+from lambdarag.storage.embedded.vector_index import VectorIndex
 
 logger = logging.getLogger(__name__)
 

@@ -66,6 +66,7 @@ from lambdarag.storage.base import (
     VectorHit,
     VectorStorage,
     check_dim,
+    normalise,
     upsert_matrix,
 )
 from lambdarag.storage.opensearch.client import OpenSearchSettings, make_client, translate
@@ -112,13 +113,6 @@ def cosine_from_score(score: float, space_type: str) -> float:
     else:
         cosine = 1.0 - 1.0 / score
     return min(1.0, max(-1.0, cosine))
-
-
-def _normalise(matrix: np.ndarray) -> np.ndarray:
-    """Unit rows in float32; zero rows stay zero."""
-    rows = np.asarray(matrix, dtype=np.float32)
-    norms = np.linalg.norm(rows, axis=-1, keepdims=True)
-    return np.divide(rows, norms, out=np.zeros_like(rows), where=norms > 0)
 
 
 @dataclass(frozen=True)
@@ -185,7 +179,7 @@ class OpenSearchVectorStorage(VectorStorage):
         check_dim(self.namespace, self.dim, flat.shape[0])
         if top_k <= 0:
             return []
-        unit = _normalise(flat[None, :])[0]
+        unit = normalise(flat[None, :])[0]
         if self._settings.space_type == "cosinesimil" and not unit.any():
             return []  # cosinesimil refuses a zero query; every cosine with it is 0
         k = min(top_k, MAX_K)
@@ -432,7 +426,7 @@ class OpenSearchVectorStorage(VectorStorage):
         chosen = np.asarray(matrix, dtype=np.float32)[list(last.values())]
         if not np.isfinite(chosen).all():
             raise StorageError("vectors contain NaN or infinite values")
-        units = _normalise(chosen)
+        units = normalise(chosen)
         if self._settings.space_type == "cosinesimil" and not units.any(axis=1).all():
             raise StorageError(
                 f"{self.index}: space cosinesimil cannot store zero vectors; "
