@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,28 +77,40 @@ def _bucket(owners: list[DocStatusRecord], claimed: bool) -> str:
     return "alias_duplicate" if claimed else "claimed_new"
 
 
+def _classify(names: Iterable[str], owners: dict[str, list[DocStatusRecord]],
+              job: ScanJob) -> Iterator[tuple[int, str, str]]:
+    """``(position, canonical name, counter)`` of each supported file name, counted in ``job``.
+
+    A name claimed earlier in the same scan counts as ``alias_duplicate`` for later files.
+    """
+    claimed: set[str] = set()
+    for position, raw in enumerate(names):
+        name = canonical_basename(raw)
+        if not is_supported(name):
+            job.count("unsupported", raw)
+            continue
+        bucket = _bucket(owners.get(name, []), name in claimed)
+        job.count(bucket, raw)
+        if bucket == "claimed_new":
+            claimed.add(name)
+        yield position, name, bucket
+
+
 async def scan_input_dir(ws: Workspace, folder: Path, job: ScanJob) -> list[str]:
     """Enqueue every supported file of ``folder``; returns the new doc ids."""
     parsed = folder / PARSED_DIR
     files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")) \
         if folder.is_dir() else []
     owners = await documents.sources_by_key(ws) if files else {}
-    claimed: set[str] = set()
     new_docs: list[documents.NewDocument] = []
-    for path in files:
-        name = canonical_basename(path.name)
-        if not is_supported(name):
-            job.count("unsupported", path.name)
-            continue
-        bucket = _bucket(owners.get(name, []), name in claimed)
-        job.count(bucket, path.name)
+    for position, name, bucket in _classify([p.name for p in files], owners, job):
         if bucket == "source_conflict":
             continue
+        path = files[position]
         parsed.mkdir(exist_ok=True)
         target = _free_name(parsed, path.name)
         await asyncio.to_thread(shutil.move, path, target)
         if bucket == "claimed_new":
-            claimed.add(name)
             new_docs.append(documents.NewDocument(name, source_file=str(target)))
     result = await documents.enqueue(ws, new_docs, job.track_id)
     return result.doc_ids
@@ -113,19 +126,12 @@ async def scan_drop_folder(ws: Workspace, bucket: str, prefix: str, job: ScanJob
     """
     from lambdarag.serverless import s3
 
-    names = await s3.drop_files(bucket, prefix, ws.name)
-    owners = await documents.sources_by_key(ws) if names else {}
-    claimed: set[str] = set()
-    new_docs: list[documents.NewDocument] = []
-    for key, raw in names:
-        name = canonical_basename(raw)
-        if not is_supported(name):
-            job.count("unsupported", raw)
-            continue
-        bucket_name = _bucket(owners.get(name, []), name in claimed)
-        job.count(bucket_name, raw)
-        if bucket_name == "claimed_new":
-            claimed.add(name)
-            new_docs.append(documents.NewDocument(name, source_file=s3.url(bucket, key)))
+    files = await s3.drop_files(bucket, prefix, ws.name)
+    owners = await documents.sources_by_key(ws) if files else {}
+    new_docs = [
+        documents.NewDocument(name, source_file=s3.url(bucket, files[position][0]))
+        for position, name, counter in _classify([raw for _, raw in files], owners, job)
+        if counter == "claimed_new"
+    ]
     result = await documents.enqueue(ws, new_docs, job.track_id)
     return result.doc_ids
