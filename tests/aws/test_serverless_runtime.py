@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from urllib.parse import quote_plus, unquote_plus
 
 import pytest
 from fastapi.testclient import TestClient
@@ -105,8 +106,6 @@ class Context:
 
 def s3_event(kind: str, key: str, bucket: str = BUCKET) -> dict[str, Any]:
     """An EventBridge S3 event as AWS delivers it (the key URL-encoded)."""
-    from urllib.parse import quote_plus
-
     return {
         "version": "0", "id": "17793124-05d4-b198-2fde-7ededc63b103",
         "detail-type": kind, "source": "aws.s3", "account": "123456789012",
@@ -478,13 +477,7 @@ def test_the_sample_s3_events_drive_the_trigger(
     # THEN a created object is queued from the decoded key; a deleted one finds nothing to drop
     expected = {"Object Created": "queued", "Object Deleted": "not_found"}[kind]
     assert result["action"] == expected, result
-    assert key == s3_key_of(event)
-
-
-def s3_key_of(event: dict[str, Any]) -> str:
-    from urllib.parse import unquote_plus
-
-    return unquote_plus(event["detail"]["object"]["key"])
+    assert key == unquote_plus(event["detail"]["object"]["key"])
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "events").glob("sfn-*.json")), ids=lambda p: p.name)

@@ -11,10 +11,16 @@ DynamoDB's 400 KB).
 
 from __future__ import annotations
 
-import asyncio
-import random
 from collections.abc import Callable
 from typing import Any
+
+from tenacity import (
+    AsyncRetrying,
+    RetryError,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
 
 from lambdarag.storage.base import KVStorage, StorageError, VersionConflictError
 from lambdarag.workspace import PipelineStatus
@@ -54,13 +60,21 @@ class SharedPipelineStatus:
         self, status: PipelineStatus, edit: Callable[[PipelineStatus], None]
     ) -> None:
         """Apply ``edit`` to the stored record atomically; ``status`` ends up equal to it."""
-        for attempt in range(MAX_ATTEMPTS):
+
+        async def attempt() -> None:
             [(record, version)] = await self._kv.get_versioned([STATUS_KEY])
             load_into(status, record)
             edit(status)
-            try:
-                await self._kv.put_if_version(STATUS_KEY, to_record(status), version)
-                return
-            except VersionConflictError:
-                await asyncio.sleep(random.uniform(0, min(1.0, 0.02 * 2**attempt)))
-        raise StorageError("the pipeline status kept changing under this writer; retry later")
+            await self._kv.put_if_version(STATUS_KEY, to_record(status), version)
+
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(VersionConflictError),
+            wait=wait_random_exponential(multiplier=0.02, max=1.0),  # full jitter
+            stop=stop_after_attempt(MAX_ATTEMPTS),
+        )
+        try:
+            await retrying(attempt)
+        except RetryError:
+            raise StorageError(
+                "the pipeline status kept changing under this writer; retry later"
+            ) from None
