@@ -580,6 +580,47 @@ def test_an_api_delete_runs_as_a_job_of_the_trigger_function(
     assert history[-1] == "Deletion finished: 1 of 1 documents deleted"
 
 
+def test_a_delete_that_cannot_be_queued_is_a_502_and_deletes_nothing(
+    tmp_path: Path, fake_llm: FakeLLMServer, aws: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from botocore.exceptions import ClientError
+
+    class Refusing:
+        def invoke(self, **_: Any) -> Any:
+            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}},
+                              "Invoke")
+
+    monkeypatch.setattr("lambdarag.serverless.jobs.client", lambda service: Refusing())
+    api_settings = fake_settings(tmp_path, fake_llm, lambdarag_state_machine_arn=aws["arn"],
+                                 lambdarag_input_bucket=BUCKET,
+                                 lambdarag_delete_function=TRIGGER_ARN)
+    with TestClient(create_app(api_settings)) as client:
+        client.post("/documents/upload", files={"file": ("a.txt", TEXT.encode(), "text/plain")})
+        [doc] = client.post("/documents/paginated", json={}).json()["documents"]
+        response = client.request("DELETE", "/documents/delete_document",
+                                  json={"doc_ids": [doc["id"]]})
+        left = client.post("/documents/paginated", json={}).json()["documents"]
+    assert response.status_code == 502
+    assert "Could not queue the deletion job" in response.json()["detail"]
+    assert [d["id"] for d in left] == [doc["id"]]
+
+
+def test_a_clear_whose_drop_files_cannot_be_deleted_is_a_partial_success(
+    settings: Settings, aws: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def refuse(*_: Any) -> int:
+        raise RuntimeError("AccessDenied")
+
+    monkeypatch.setattr("lambdarag.serverless.s3.delete_drop_files", refuse)
+    with TestClient(create_app(settings)) as client:
+        client.post("/documents/upload", files={"file": ("a.txt", TEXT.encode(), "text/plain")})
+        answer = client.delete("/documents").json()
+        left = client.post("/documents/paginated", json={}).json()["documents"]
+    assert answer == {"status": "partial_success",
+                      "message": "Cleared documents with some errors. Deleted 0 files."}
+    assert left == []
+
+
 async def test_a_large_delete_is_split_into_several_events(monkeypatch: pytest.MonkeyPatch) -> None:
     from lambdarag.serverless.jobs import DeleteJob, queue_delete
 

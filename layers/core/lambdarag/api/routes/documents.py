@@ -404,7 +404,10 @@ async def delete_document(
         from lambdarag.serverless.jobs import DeleteJob, queue_delete
 
         job = DeleteJob(ws.name, list(body.doc_ids), body.delete_file, body.delete_llm_cache)
-        await queue_delete(settings.lambdarag_delete_function, job)
+        try:
+            await queue_delete(settings.lambdarag_delete_function, job)
+        except Exception as exc:  # botocore's errors: the job was not queued, nothing deleted
+            raise HTTPException(502, f"Could not queue the deletion job: {exc}") from exc
     else:
         tasks.add_task(documents.delete_documents, ws, body.doc_ids,
                        delete_llm_cache=body.delete_llm_cache,
@@ -436,8 +439,14 @@ async def clear_documents(settings: SettingsDep, ws: WorkspaceDep) -> StatusMess
     if settings.lambdarag_input_bucket and result.dropped:  # serverless: the drop folder
         from lambdarag.serverless.s3 import delete_drop_files
 
-        result = replace(result, files_deleted=result.files_deleted + await delete_drop_files(
-            settings.lambdarag_input_bucket, settings.lambdarag_input_prefix, ws.name))
+        try:
+            deleted = await delete_drop_files(
+                settings.lambdarag_input_bucket, settings.lambdarag_input_prefix, ws.name)
+        except Exception as exc:  # noqa: BLE001 - botocore's errors: the stores are cleared
+            ws.pipeline.log(f"Could not delete the drop files: {exc}")
+            result = replace(result, failed=[*result.failed, "input bucket"])
+        else:
+            result = replace(result, files_deleted=result.files_deleted + deleted)
     if not result.dropped:
         return StatusMessage(status="fail", message="All storage drop operations failed. "
                              "Aborting document clearing process.")
