@@ -12,11 +12,16 @@ servers). Ports follow ``scripts/services``: ``LAMBDARAG_DYNAMODB_PORT`` (8000),
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
+import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -133,3 +138,62 @@ def opensearch_client(local_aws: LocalAws) -> Any:
     from opensearchpy import OpenSearch
 
     return OpenSearch(hosts=[local_aws.opensearch_url], timeout=30)
+
+
+@contextmanager
+def aws_env(monkeypatch: pytest.MonkeyPatch, prefix: str) -> Iterator[None]:
+    """Select the AWS backends through the environment, as a deployment does."""
+    opensearch_port = int(os.environ.get("LAMBDARAG_OPENSEARCH_PORT", "9200"))
+    gremlin_port = int(os.environ.get("LAMBDARAG_GREMLIN_PORT", "8182"))
+    require_service("opensearch", opensearch_port)
+    require_service("gremlin", gremlin_port)
+    monkeypatch.setenv("LIGHTRAG_VECTOR_STORAGE", "OpenSearchVectorDBStorage")
+    monkeypatch.setenv("LIGHTRAG_GRAPH_STORAGE", "NeptuneGraphStorage")
+    monkeypatch.setenv("OPENSEARCH_HOSTS", f"http://{HOST}:{opensearch_port}")
+    monkeypatch.setenv("LAMBDARAG_OPENSEARCH_INDEX_PREFIX", prefix)
+    monkeypatch.setenv("GREMLIN_URL", f"ws://{HOST}:{gremlin_port}/gremlin")
+    table = f"lre2e_{uuid.uuid4().hex[:10]}"
+    dynamodb_port = int(os.environ.get("LAMBDARAG_DYNAMODB_PORT", "8000"))
+    require_service("dynamodb", dynamodb_port)
+    monkeypatch.setenv("LIGHTRAG_KV_STORAGE", "DynamoDBKVStorage")
+    monkeypatch.setenv("LIGHTRAG_DOC_STATUS_STORAGE", "DynamoDBDocStatusStorage")
+    monkeypatch.setenv("DYNAMODB_ENDPOINT_URL", f"http://{HOST}:{dynamodb_port}")
+    monkeypatch.setenv("LAMBDARAG_DYNAMODB_TABLE", table)
+    monkeypatch.setenv("AWS_REGION", AWS_REGION)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", AWS_CREDENTIALS["aws_access_key_id"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", AWS_CREDENTIALS["aws_secret_access_key"])
+    try:
+        yield
+    finally:
+        import boto3
+
+        client = boto3.client("dynamodb", endpoint_url=f"http://{HOST}:{dynamodb_port}",
+                              region_name=AWS_REGION, **AWS_CREDENTIALS)
+        try:
+            client.delete_table(TableName=table)
+        except client.exceptions.ResourceNotFoundException:
+            pass
+
+
+async def drop_remote(ws: Any) -> None:
+    """Remove a workspace's graph and vector indices (the servers are shared)."""
+    await ws.stores.graph.drop()
+    for store in (ws.stores.entities_vdb, ws.stores.relationships_vdb, ws.stores.chunks_vdb):
+        await store.drop()
+
+
+TRIGGER_HANDLER = Path(__file__).resolve().parents[2] / "functions" / "trigger" / "handler.py"
+
+
+def trigger_module() -> ModuleType:
+    """functions/trigger/handler.py, imported by path once per process, as Lambda does
+    (Powertools' Logger expects that); tests patch its ``_engine`` and ``load_settings``."""
+    name = "trigger_handler_under_test"
+    module = sys.modules.get(name)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(name, TRIGGER_HANDLER)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return module

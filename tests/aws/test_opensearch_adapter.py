@@ -144,9 +144,13 @@ class _FakeClient:
         self.replies = replies or []
         self.bodies: list[str] = []
         self.indices = self
+        self.cluster = self
 
     async def exists(self, **_: Any) -> bool:
         return True
+
+    async def health(self, **_: Any) -> dict[str, Any]:
+        return {"status": "green", "timed_out": False}
 
     async def get_mapping(self, *, index: str, **_: Any) -> dict[str, Any]:
         vector = {"type": "knn_vector", "dimension": 2}

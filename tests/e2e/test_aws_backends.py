@@ -14,12 +14,9 @@ Skipped when the servers are down, unless ``LAMBDARAG_AWS_TESTS=1``.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +25,7 @@ from fastapi.testclient import TestClient
 
 from lambdarag.api.app import create_app
 from lambdarag.config import SettingsError, load_settings
-from tests.aws.conftest import AWS_CREDENTIALS, AWS_REGION, HOST, require_service
+from tests.aws.conftest import aws_env, drop_remote
 from tests.fakes.llm_server import FakeLLMServer
 from tests.functional.conftest import fake_settings, insert, run, wait_track, workspace
 from tests.functional.corpus import CORPUS, wait_for
@@ -84,47 +81,6 @@ def exercise(client: TestClient) -> dict[str, Any]:
     return seen
 
 
-@contextmanager
-def aws_env(monkeypatch: pytest.MonkeyPatch, prefix: str) -> Iterator[None]:
-    """Select the AWS backends through the environment, as a deployment does."""
-    opensearch_port = int(os.environ.get("LAMBDARAG_OPENSEARCH_PORT", "9200"))
-    gremlin_port = int(os.environ.get("LAMBDARAG_GREMLIN_PORT", "8182"))
-    require_service("opensearch", opensearch_port)
-    require_service("gremlin", gremlin_port)
-    monkeypatch.setenv("LIGHTRAG_VECTOR_STORAGE", "OpenSearchVectorDBStorage")
-    monkeypatch.setenv("LIGHTRAG_GRAPH_STORAGE", "NeptuneGraphStorage")
-    monkeypatch.setenv("OPENSEARCH_HOSTS", f"http://{HOST}:{opensearch_port}")
-    monkeypatch.setenv("LAMBDARAG_OPENSEARCH_INDEX_PREFIX", prefix)
-    monkeypatch.setenv("GREMLIN_URL", f"ws://{HOST}:{gremlin_port}/gremlin")
-    table = f"lre2e_{uuid.uuid4().hex[:10]}"
-    dynamodb_port = int(os.environ.get("LAMBDARAG_DYNAMODB_PORT", "8000"))
-    require_service("dynamodb", dynamodb_port)
-    monkeypatch.setenv("LIGHTRAG_KV_STORAGE", "DynamoDBKVStorage")
-    monkeypatch.setenv("LIGHTRAG_DOC_STATUS_STORAGE", "DynamoDBDocStatusStorage")
-    monkeypatch.setenv("DYNAMODB_ENDPOINT_URL", f"http://{HOST}:{dynamodb_port}")
-    monkeypatch.setenv("LAMBDARAG_DYNAMODB_TABLE", table)
-    monkeypatch.setenv("AWS_REGION", AWS_REGION)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", AWS_CREDENTIALS["aws_access_key_id"])
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", AWS_CREDENTIALS["aws_secret_access_key"])
-    try:
-        yield
-    finally:
-        import boto3
-
-        client = boto3.client("dynamodb", endpoint_url=f"http://{HOST}:{dynamodb_port}",
-                              region_name=AWS_REGION, **AWS_CREDENTIALS)
-        try:
-            client.delete_table(TableName=table)
-        except client.exceptions.ResourceNotFoundException:
-            pass
-
-
-async def _drop_remote(ws: Any) -> None:
-    await ws.stores.graph.drop()
-    for store in (ws.stores.entities_vdb, ws.stores.relationships_vdb, ws.stores.chunks_vdb):
-        await store.drop()
-
-
 @pytest.mark.slow
 def test_aws_backends_answer_like_the_embedded_store(
     tmp_path: Path, fake_llm: FakeLLMServer, monkeypatch: pytest.MonkeyPatch
@@ -151,7 +107,7 @@ def test_aws_backends_answer_like_the_embedded_store(
                 assert type(stores.chunks_vdb).__name__ == "OpenSearchVectorStorage"
                 assert type(stores.doc_status).__name__ == "DynamoDocStatusStorage"
             finally:
-                run(client, _drop_remote, run(client, engine.workspace, name))
+                run(client, drop_remote, run(client, engine.workspace, name))
     # THEN every step showed the same thing
     assert got["labels"] == expected["labels"]
     assert got["graph"] == expected["graph"]

@@ -15,12 +15,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from lambdarag import __version__
-from lambdarag.api import auth
+from lambdarag.api import auth, errors
 from lambdarag.api.middleware import add_middleware
 from lambdarag.api.routes import auth as auth_routes
 from lambdarag.api.routes import documents, graph, health, ollama, openai_api, query
 from lambdarag.config import Settings
 from lambdarag.engine import Engine
+from lambdarag.storage.base import StorageError
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +89,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     add_middleware(app, settings)
     app.add_exception_handler(auth.ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StorageError, _storage_error)
     app.add_exception_handler(Exception, _internal_error)
     return app
 
@@ -124,6 +126,11 @@ def _json_safe(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _json_safe(v) for k, v in value.items()}
     return value
+
+
+async def _storage_error(request: Request, exc: Exception) -> JSONResponse:
+    logger.warning("%s %s: %s", request.method, request.url.path, exc)
+    return await _api_error(request, errors.storage_error(cast(StorageError, exc)))
 
 
 async def _internal_error(request: Request, exc: Exception) -> JSONResponse:

@@ -31,14 +31,30 @@ class StoreUnavailableError(StorageError):
     """The backing server or file cannot be reached or opened."""
 
 
+class StoreThrottledError(StoreUnavailableError):
+    """The backing server refused the request for now (429, throttling); back off and retry."""
+
+
 class VersionConflictError(StorageError):
     """An optimistic write lost against a concurrent writer; re-read and retry."""
+
+
+class Provisioned:
+    """A store whose backing resources (table, index) may have to be created first."""
+
+    async def ensure(self) -> None:
+        """Create this store's resources if missing and check their settings.
+
+        Idempotent and safe to run from many processes at once ("already exists" is
+        success). Stores that need nothing made ahead (files, a schemaless graph) do
+        nothing. Reads never need it: every store answers a missing resource as empty.
+        """
 
 
 # --------------------------------------------------------------------------- KV
 
 
-class KVStorage(ABC):
+class KVStorage(Provisioned, ABC):
     """A namespaced key -> JSON object store (full_docs, text_chunks, llm cache, ...)."""
 
     namespace: str
@@ -128,7 +144,7 @@ class DocPage:
     total_count: int
 
 
-class DocStatusStorage(ABC):
+class DocStatusStorage(Provisioned, ABC):
     """Per-document lifecycle rows with the listings the API needs."""
 
     @abstractmethod
@@ -205,7 +221,7 @@ class RelationFragment(TypedDict, total=False):
     timestamp: int
 
 
-class FragmentStorage(ABC):
+class FragmentStorage(Provisioned, ABC):
     """Immutable extraction results keyed (entity, chunk) and (pair, chunk).
 
     Writing a chunk's fragments replaces that chunk's earlier fragments, so a
@@ -253,7 +269,7 @@ class VectorHit(TypedDict, total=False):
     # plus the stored metadata fields
 
 
-class VectorStorage(ABC):
+class VectorStorage(Provisioned, ABC):
     """Cosine top-k over one namespace (entities, relationships, chunks)."""
 
     namespace: str
@@ -304,7 +320,7 @@ class KnowledgeGraph:
     is_truncated: bool = False
 
 
-class GraphStorage(ABC):
+class GraphStorage(Provisioned, ABC):
     """An undirected property graph: node id = entity name; edges keyed by sorted pair.
 
     Node properties: entity_id, entity_type, description, source_id, file_path,

@@ -21,6 +21,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from lambdarag.api import errors
 from lambdarag.api.auth import Principal
 from lambdarag.api.deps import (
     EngineDep,
@@ -46,6 +47,7 @@ from lambdarag.chat import (
 from lambdarag.config import Settings
 from lambdarag.engine import Engine
 from lambdarag.llm.base import LLMError
+from lambdarag.storage.base import StorageError
 from lambdarag.workspace import Workspace
 
 logger = logging.getLogger(__name__)
@@ -254,6 +256,9 @@ async def _stream_lines(
         if isinstance(exc, LLMError):
             logger.warning("ollama stream: provider failed: %s", exc)
             message = f"\n\nError: Provider error: {exc}"
+        elif isinstance(exc, StorageError):
+            logger.warning("ollama stream: %s", exc)
+            message = f"\n\nError: {errors.storage_error(exc).detail}"
         else:
             error_id = uuid.uuid4().hex[:12]
             logger.error("ollama stream failed (error_id=%s)", error_id, exc_info=exc)

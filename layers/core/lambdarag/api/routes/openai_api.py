@@ -31,6 +31,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from lambdarag.api import errors
 from lambdarag.api.auth import Principal
 from lambdarag.api.deps import (
     EngineDep,
@@ -51,6 +52,7 @@ from lambdarag.chat import (
 from lambdarag.config import Settings
 from lambdarag.engine import Engine
 from lambdarag.llm.base import LLMError
+from lambdarag.storage.base import StorageError
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +113,14 @@ def _chat_error(exc: ChatRequestError) -> OpenAIError:
     return OpenAIError(exc.status_code, exc.message, param=param, code=code)
 
 
+def _http_error(exc: HTTPException) -> Response:
+    """An HTTP error (with its headers) in OpenAI's shape."""
+    response = OpenAIError(exc.status_code, str(exc.detail),
+                           code=getattr(exc, "code", None)).response()
+    response.headers.update(exc.headers or {})
+    return response
+
+
 class OpenAIRoute(APIRoute):
     """Answers this router's errors in OpenAI's shape; other routers keep the app's handlers."""
 
@@ -127,13 +137,13 @@ class OpenAIRoute(APIRoute):
             except RequestValidationError as exc:
                 return _validation_error(exc.errors()).response()
             except HTTPException as exc:  # auth (401/403) and workspace (400/403) errors too
-                response = OpenAIError(exc.status_code, str(exc.detail),
-                                       code=getattr(exc, "code", None)).response()
-                response.headers.update(exc.headers or {})
-                return response
+                return _http_error(exc)
             except LLMError as exc:
                 logger.warning("%s %s: LLM failed: %s", request.method, request.url.path, exc)
                 return OpenAIError(502, f"The LLM failed: {exc}", code="llm_error").response()
+            except StorageError as exc:
+                logger.warning("%s %s: %s", request.method, request.url.path, exc)
+                return _http_error(errors.storage_error(exc))
 
         return guarded
 

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import ValidationError
 
 from lambdarag import prompts
+from lambdarag.api import errors
 from lambdarag.api.deps import WorkspaceDep
 from lambdarag.api.schemas import (
     QueryDataResponse,
@@ -26,6 +27,7 @@ from lambdarag.llm.base import LLMError
 from lambdarag.query.answer import aquery, retrieve_context
 from lambdarag.query.param import QueryResult
 from lambdarag.query.retrieve import chunk_meta
+from lambdarag.storage.base import StorageError
 from lambdarag.workspace import Workspace
 
 logger = logging.getLogger(__name__)
@@ -189,7 +191,12 @@ async def query_stream(body: QueryRequest, ws: WorkspaceDep) -> NDJSONResponse:
     async def lines() -> AsyncIterator[str]:
         if progress:
             yield _line({"progress": "retrieving_entities"})
-        result = await _answer(ws, body, stream=body.stream is not False)
+        try:
+            result = await _answer(ws, body, stream=body.stream is not False)
+        except StorageError as exc:  # the 200 is sent: the failure is the stream's last line
+            logger.warning("query stream: %s", exc)
+            yield _line({"error": errors.storage_error(exc).detail})
+            return
         refs = _references(result, body)
         if result.stream is None:
             single: dict[str, Any] = {"response": result.response or "",

@@ -73,6 +73,9 @@ class DynamoDocStatusStorage(DocStatusStorage):
         self._pk = partition(workspace, "doc")
         self._registered = False  # this workspace's registry item written by this process
 
+    async def ensure(self) -> None:
+        await self._table.ensure()
+
     async def get(self, doc_id: str) -> DocStatusRecord | None:
         return (await self.get_many([doc_id]))[0]
 

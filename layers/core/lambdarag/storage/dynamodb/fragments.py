@@ -115,6 +115,9 @@ class DynamoFragmentStorage(FragmentStorage):
         if wanted:
             await self._table.run(self._delete_chunks, wanted)
 
+    async def ensure(self) -> None:
+        await self._table.ensure()
+
     async def drop(self) -> None:
         def write() -> int:
             chunks = [item["c"] for item in self._table.query_sync(self._manifests, attributes=["c"])]

@@ -109,6 +109,9 @@ class DynamoKVStorage(KVStorage):
 
         return await self._table.run(read)
 
+    async def ensure(self) -> None:
+        await self._table.ensure()
+
     async def drop(self) -> None:
         count = await self._table.run(self._table.delete_partition_sync, self._pk)
         logger.info("dropped kv namespace %s (%d items)", self.namespace, count)

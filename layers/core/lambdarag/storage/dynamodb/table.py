@@ -46,6 +46,7 @@ from typing import Any, TypeVar
 
 from lambdarag.storage.base import (
     StorageError,
+    StoreThrottledError,
     StoreUnavailableError,
     VersionConflictError,
     value_json,
@@ -65,6 +66,7 @@ WRITE_BATCH = 25  # BatchWriteItem limit
 READ_BATCH = 100  # BatchGetItem limit
 READ_CONCURRENCY = 8
 _BACKOFF_BASE, _BACKOFF_CAP = 0.05, 2.0
+TABLE_WAIT_SECONDS = 120
 
 # Sparse global secondary indexes (only doc status rows carry their key attributes).
 LEAN_ATTRIBUTES = ["id", "st", "ca", "ua", "fp"]
@@ -168,6 +170,10 @@ class DynamoTable:
         """``work(*args)`` in a worker thread once the table exists; errors become StorageError."""
         return await asyncio.to_thread(self._guarded, work, *args)
 
+    async def ensure(self) -> None:
+        """Create the table if it is missing (and allowed), waiting until it is ACTIVE."""
+        await asyncio.to_thread(self._guarded, lambda: None)
+
     async def run_many(self, calls: Iterable[Callable[[], T]]) -> list[T]:
         """Independent calls, ``READ_CONCURRENCY`` at a time, results in order."""
         gate = asyncio.Semaphore(READ_CONCURRENCY)
@@ -193,21 +199,30 @@ class DynamoTable:
             ) from exc
 
     def _ensure_table(self) -> None:
-        """Check the table once; create it (on-demand, idempotently) when allowed."""
+        """Check the table once; create it (on-demand, idempotently) when allowed.
+
+        Another process may be creating it at the same moment: "in use" is success, and a
+        table (or index) still CREATING is waited for, since requests to it fail until then.
+        A table without the adapter's keys or indexes is refused by name.
+        """
         if self._ready:
             return
         with self._ready_lock:
             if self._ready:
                 return
             try:
-                self.client.describe_table(TableName=self.name)
+                table = self.client.describe_table(TableName=self.name)["Table"]
             except self.client.exceptions.ResourceNotFoundException as exc:
                 if not self.settings.create_table:
                     raise StoreUnavailableError(
                         f"DynamoDB table {self.name} does not exist: deploy it with the SAM "
-                        "template or set LAMBDARAG_DYNAMODB_CREATE_TABLE=true"
+                        "template (or `lambdarag init-stores`), or set "
+                        "LAMBDARAG_DYNAMODB_CREATE_TABLE=true"
                     ) from exc
                 self._create_table()
+                table = self.client.describe_table(TableName=self.name)["Table"]
+            table = self._wait_active(table)
+            check_definition(table)
             self._ready = True
 
     def _create_table(self) -> None:
@@ -216,9 +231,19 @@ class DynamoTable:
             logger.info("creating DynamoDB table %s (on-demand)", self.name)
         except self.client.exceptions.ResourceInUseException:
             logger.debug("DynamoDB table %s is being created by someone else", self.name)
-        self.client.get_waiter("table_exists").wait(
-            TableName=self.name, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
-        )
+
+    def _wait_active(self, table: dict[str, Any]) -> dict[str, Any]:
+        """The table's description once it and all its indexes are ACTIVE (2 minutes at most)."""
+        deadline = time.monotonic() + TABLE_WAIT_SECONDS
+        while not _active(table):
+            if time.monotonic() > deadline:
+                raise StoreUnavailableError(
+                    f"DynamoDB table {self.name} is still {table.get('TableStatus')} after "
+                    f"{TABLE_WAIT_SECONDS} s (or one of its indexes is); retry later"
+                )
+            time.sleep(1.0)
+            table = self.client.describe_table(TableName=self.name)["Table"]
+        return table
 
     # -- values -------------------------------------------------------------
 
@@ -400,6 +425,30 @@ class DynamoTable:
         return len(items)
 
 
+def _active(table: dict[str, Any]) -> bool:
+    indexes = table.get("GlobalSecondaryIndexes", [])
+    return table.get("TableStatus") == "ACTIVE" and all(
+        index.get("IndexStatus", "ACTIVE") == "ACTIVE" for index in indexes)
+
+
+def check_definition(table: dict[str, Any]) -> None:
+    """Refuse a table whose keys or indexes differ from :func:`table_definition`, by name."""
+    name = table.get("TableName", "?")
+    wanted = table_definition(name)
+    if table.get("KeySchema") != wanted["KeySchema"]:
+        raise StorageError(
+            f"DynamoDB table {name} has the key schema {table.get('KeySchema')} but the adapter "
+            "needs pk (HASH) + sk (RANGE): use another LAMBDARAG_DYNAMODB_TABLE"
+        )
+    present = {index["IndexName"] for index in table.get("GlobalSecondaryIndexes", [])}
+    missing = sorted(set(INDEXES) - present)
+    if missing:
+        raise StorageError(
+            f"DynamoDB table {name} lacks the global secondary indexes {', '.join(missing)}: "
+            "deploy the SAM template's table, or use another LAMBDARAG_DYNAMODB_TABLE"
+        )
+
+
 def blob_key(pk: str, sk: str) -> str:
     """The blob of item (pk, sk): fixed per item, so a rewrite overwrites it."""
     return hashlib.sha256(f"{pk}\n{sk}".encode()).hexdigest() + ".json"
@@ -413,12 +462,26 @@ def from_wire(raw: dict[str, Any]) -> Item:
     return {name: value["S"] for name, value in raw.items() if "S" in value}
 
 
+# DynamoDB's error codes by what they mean for the caller (botocore's adaptive mode has
+# already retried the throttling and transient ones max_attempts times).
+_UNAVAILABLE = ("ResourceNotFoundException", "UnrecognizedClientException",
+                "AccessDeniedException", "InvalidSignatureException", "InternalServerError",
+                "ServiceUnavailable", "ResourceInUseException")
+_THROTTLED = ("ProvisionedThroughputExceededException", "ThrottlingException",
+              "RequestLimitExceeded", "LimitExceededException")
+_CONFLICTS = ("ConditionalCheckFailedException", "TransactionConflictException")
+
+
 def translate(exc: Any, table: str) -> StorageError:
-    """A botocore ClientError as a storage error naming the table and the error code."""
+    """A botocore ClientError as the storage error that says what it means, naming the table."""
     error = exc.response.get("Error", {})
     code, message = error.get("Code", ""), error.get("Message", "")
-    if code in ("ResourceNotFoundException", "UnrecognizedClientException",
-                "AccessDeniedException", "InvalidSignatureException"):
+    if code in _THROTTLED:
+        return StoreThrottledError(f"DynamoDB table {table} is throttling requests: {code}: "
+                                   f"{message}")
+    if code in _CONFLICTS:
+        return VersionConflictError(f"DynamoDB table {table}: {code}: {message}")
+    if code in _UNAVAILABLE:
         return StoreUnavailableError(f"DynamoDB table {table}: {code}: {message}")
     return StorageError(f"DynamoDB request on {table} failed: {code}: {message}")
 

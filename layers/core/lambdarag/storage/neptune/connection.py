@@ -30,7 +30,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
-from lambdarag.storage.base import StorageError, StoreUnavailableError
+from lambdarag.storage.base import (
+    StorageError,
+    StoreThrottledError,
+    StoreUnavailableError,
+    VersionConflictError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +50,7 @@ RETRYABLE_CODES = (
     "MemoryLimitExceededException",
     "TooManyRequestsException",
 )
+_THROTTLED_CODES = ("ThrottlingException", "MemoryLimitExceededException", "TooManyRequestsException")
 
 
 @dataclass(frozen=True)
@@ -130,12 +136,34 @@ def connect(config: NeptuneConfig) -> Any:
         raise StoreUnavailableError(f"Gremlin endpoint {config.url} is unreachable: {exc}") from exc
 
 
+def _error_text(exc: BaseException) -> str:
+    """The message and Neptune's exception names of a failed traversal."""
+    attributes = getattr(exc, "status_attributes", None) or {}
+    return f"{exc} {attributes.get('exceptions', '')}"
+
+
 def is_retryable(exc: BaseException) -> bool:
     """Whether Neptune says the traversal may succeed when sent again."""
-    text = str(exc)
-    attributes = getattr(exc, "status_attributes", None) or {}
-    text += " " + str(attributes.get("exceptions", ""))
+    text = _error_text(exc)
     return any(code in text for code in RETRYABLE_CODES)
+
+
+def translate(exc: BaseException, url: str) -> StorageError:
+    """A traversal's failure (after the retries) as the storage error that says what it means.
+
+    Concurrent modifications that outlived the retries are a lost race (retry the request);
+    throttling and memory pressure mean back off; a read-only writer (failover) means the
+    store is unavailable for now.
+    """
+    message = f"Gremlin endpoint {url} failed: {str(exc)[:500]}"
+    text = _error_text(exc)
+    if "ConcurrentModificationException" in text:
+        return VersionConflictError(message)
+    if any(code in text for code in _THROTTLED_CODES):
+        return StoreThrottledError(message)
+    if "ReadOnlyViolationException" in text:
+        return StoreUnavailableError(message)
+    return StorageError(message)
 
 
 # A SigV4 signature is valid for 5 minutes: replace signed connections well before that,
@@ -224,7 +252,7 @@ class GremlinRunner:
         except StorageError:
             raise
         except Exception as exc:
-            raise StorageError(f"Gremlin endpoint {self.config.url} failed: {exc}") from exc
+            raise translate(exc, self.config.url) from exc
 
     def _delay(self, state: RetryCallState) -> float:
         ceiling = self.config.backoff_base * 2 ** (state.attempt_number - 1)

@@ -35,12 +35,18 @@ name                                          meaning (default)
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from lambdarag.storage.base import StorageError, StoreUnavailableError
+from lambdarag.storage.base import (
+    StorageError,
+    StoreThrottledError,
+    StoreUnavailableError,
+    VersionConflictError,
+)
 from lambdarag.storage.env import EnvReader
 
 if TYPE_CHECKING:
@@ -198,7 +204,11 @@ def auth_for(settings: OpenSearchSettings) -> Any:
 
 
 def translate(exc: Exception, endpoint: str, action: str) -> StorageError:
-    """An opensearch-py error as a storage error naming ``endpoint`` and ``action``."""
+    """An opensearch-py error as the storage error that says what it means.
+
+    Unreachable or 5xx: the store is unavailable; 429 (after the client's own retries):
+    throttled, back off; 409: a concurrent writer won. Each names ``endpoint`` and ``action``.
+    """
     from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
     from opensearchpy.exceptions import TransportError
 
@@ -207,17 +217,49 @@ def translate(exc: Exception, endpoint: str, action: str) -> StorageError:
             f"OpenSearch at {endpoint} is unreachable ({action}): {type(exc).__name__}"
         )
     if isinstance(exc, TransportError):
-        reason = _reason(exc)
-        return StorageError(f"OpenSearch {action} failed at {endpoint}: {exc.status_code} {reason}")
+        message = f"OpenSearch {action} failed at {endpoint}: {exc.status_code} {_reason(exc)}"
+        status = exc.status_code if isinstance(exc.status_code, int) else 0
+        if status == 429:
+            return StoreThrottledError(message)
+        if status == 409:
+            return VersionConflictError(message)
+        if status >= 500:
+            return StoreUnavailableError(message)
+        return StorageError(message)
     return StorageError(f"OpenSearch {action} failed at {endpoint}: {exc!r}")
 
 
-def _reason(exc: Any) -> str:
+def error_type(exc: Exception) -> str:
+    """OpenSearch's ``error.type`` of a failed request (``resource_already_exists_exception``).
+
+    The async connection hands the raw body to the exception instead of the parsed one,
+    so the body is parsed here when the client did not.
+    """
+    error = _error_object(exc)
+    return str(error.get("type", "")) if error else ""
+
+
+def _error_object(exc: Exception) -> dict[str, Any]:
     info = getattr(exc, "info", None)
-    if isinstance(info, dict):
-        error = info.get("error")
-        if isinstance(error, dict):
-            return f"{error.get('type', '')}: {error.get('reason', '')}"[:300]
+    if isinstance(info, str | bytes):
+        try:
+            info = json.loads(info)
+        except ValueError:
+            info = None
+    if info is None:  # the raw body may be the message argument instead
+        raw = getattr(exc, "error", "")
+        try:
+            info = json.loads(raw) if isinstance(raw, str | bytes) and raw[:1] in ("{", b"{") else None
+        except ValueError:
+            info = None
+    error = info.get("error") if isinstance(info, dict) else None
+    return error if isinstance(error, dict) else {}
+
+
+def _reason(exc: Any) -> str:
+    error = _error_object(exc)
+    if error:
+        return f"{error.get('type', '')}: {error.get('reason', '')}"[:300]
     return str(getattr(exc, "error", exc))[:300]
 
 

@@ -41,7 +41,12 @@ backoff. Each request is sent with the ``refresh`` setting (``true`` by default)
 search sees the write (see OpenSearchSettings). ``get_by_ids`` and ``get_vectors`` use
 ``mget``, which is real-time either way.
 
-Indices are created on first upsert. Each upsert checks that the index exists, because
+Indices. An index is created on first upsert (or ahead, by :meth:`ensure`: the
+``lambdarag init-stores`` deploy step). Many processes may race to create it: "already
+exists" counts as success, and a store that did not create the index itself waits until its
+primary shard is active and then checks the stored mapping against the settings
+(dimension, space, engine), so drift is reported by the setting's name. Reads of an index
+that does not exist yet answer empty. Each upsert checks that the index exists, because
 another process may have dropped it: a bulk write to a missing index would auto-create it
 with a dynamic mapping and no ``knn_vector``. A drop that lands between that check and the
 bulk request can still do this (the window is one round trip).
@@ -63,13 +68,19 @@ import numpy as np
 from lambdarag.storage.base import (
     DIM_HINT,
     StorageError,
+    StoreUnavailableError,
     VectorHit,
     VectorStorage,
     check_dim,
     normalise,
     upsert_matrix,
 )
-from lambdarag.storage.opensearch.client import OpenSearchSettings, make_client, translate
+from lambdarag.storage.opensearch.client import (
+    OpenSearchSettings,
+    error_type,
+    make_client,
+    translate,
+)
 
 if TYPE_CHECKING:
     from opensearchpy import AsyncOpenSearch
@@ -282,27 +293,66 @@ class OpenSearchVectorStorage(VectorStorage):
             },
         }
 
+    async def ensure(self) -> None:
+        """Create the index if it is missing, wait until it is usable, check its settings.
+
+        Safe to call from many processes at once: the losers of the creation race wait for
+        the winner's index instead of failing (module docstring, "Indices").
+        """
+        await self._ensure_index()
+
     async def _exists(self) -> bool:
         return bool(await self._call("exists", self._client.indices.exists, index=self.index))
 
     async def _ensure_index(self) -> None:
-        from opensearchpy.exceptions import RequestError
-
-        if not await self._exists():
-            try:
-                await self._client.indices.create(index=self.index, body=self.index_body())
-                logger.info("created vector index %s (dim %d)", self.index, self.dim)
-                self._verified = True
-                return
-            except RequestError as exc:
-                if exc.error != "resource_already_exists_exception":
-                    raise translate(exc, self._settings.endpoint, "create index") from exc
-            except Exception as exc:
-                raise translate(exc, self._settings.endpoint, "create index") from exc
+        if not await self._exists() and await self._create_index():
+            return
         if not self._verified:
+            await self._wait_usable()
             await self._verify_mapping()
 
+    async def _create_index(self) -> bool:
+        """Create the index; False when another writer created it first (not an error)."""
+        from opensearchpy.exceptions import RequestError
+
+        try:
+            # Returns once the primary shard is active (wait_for_active_shards defaults to 1).
+            await self._client.indices.create(index=self.index, body=self.index_body())
+        except RequestError as exc:
+            if error_type(exc) != "resource_already_exists_exception":
+                raise translate(exc, self._settings.endpoint, "create index") from exc
+            logger.debug("vector index %s was created by a concurrent writer", self.index)
+            return False
+        except Exception as exc:
+            raise translate(exc, self._settings.endpoint, "create index") from exc
+        logger.info("created vector index %s (dim %d)", self.index, self.dim)
+        self._verified = True
+        return True
+
+    async def _wait_usable(self) -> None:
+        """Wait until the index's primary shard is active (a new index may not be yet).
+
+        Serverless collections have no cluster health API and manage shards themselves.
+        """
+        if self._settings.aws_service == "aoss":
+            return
+        health = await self._call(
+            "cluster health",
+            self._client.cluster.health,
+            index=self.index,
+            # request_timeout is the client's; with it given, timeout goes to the server
+            params={"wait_for_status": "yellow", "timeout": f"{int(self._settings.timeout)}s",
+                    "request_timeout": self._settings.timeout + 10},
+        )
+        if health is not None and health.get("timed_out"):
+            raise StoreUnavailableError(
+                f"OpenSearch index {self.index} at {self._settings.endpoint} has no active "
+                f"primary shard after {int(self._settings.timeout)} s (status "
+                f"{health.get('status')}); check the cluster's health"
+            )
+
     async def _verify_mapping(self) -> None:
+        """Refuse an index whose vector field differs from the settings, naming the setting."""
         mapping = await self._call(
             "get_mapping", self._client.indices.get_mapping, index=self.index
         )
@@ -318,6 +368,16 @@ class OpenSearchVectorStorage(VectorStorage):
                 f"{self.namespace}: the stored vectors have {stored.get('dimension')} dimensions "
                 f"but {self.dim} were configured; {DIM_HINT} (or drop the namespace to re-embed)"
             )
+        method = stored.get("method") or {}
+        for key, setting, wanted in (
+            ("space_type", "LAMBDARAG_OPENSEARCH_SPACE", self._settings.space_type),
+            ("engine", "LAMBDARAG_OPENSEARCH_ENGINE", self._settings.engine),
+        ):
+            if key in method and method[key] != wanted:
+                raise StorageError(
+                    f"index {self.index} was built with {key} {method[key]!r} but {setting} is "
+                    f"{wanted!r}: set {setting}={method[key]} or drop the index and re-embed"
+                )
         self._verified = True
 
     # -- requests --------------------------------------------------------------
