@@ -4,7 +4,9 @@ An object created under the input prefix is registered as a PENDING document and
 its indexing execution (named from the document id, so a repeated event starts
 nothing); an object deleted deletes the documents that came from it. The API also
 invokes this function asynchronously with ``Delete Documents`` jobs (serverless.jobs),
-so deletes run with this function's 15 minutes instead of the API's 30 seconds.
+so deletes run with this function's 15 minutes instead of the API's 30 seconds. The
+stack's ``StoreSetup`` custom resource invokes it too, to create the stores' indexes ahead
+(serverless.setup).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ if os.environ.get("LAMBDARAG_SECRET_ARN"):
 
 from lambdarag.config import load_settings  # noqa: E402 - settings read after the secret
 from lambdarag.engine import Engine  # noqa: E402
-from lambdarag.serverless import ingest, jobs, s3  # noqa: E402
+from lambdarag.serverless import ingest, jobs, s3, setup  # noqa: E402
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "lambdarag-trigger")
 _loop = asyncio.new_event_loop()
@@ -59,6 +61,11 @@ def parse(event: dict[str, Any]) -> tuple[str, str, str]:
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
+    if setup.is_request(event):
+        logger.append_keys(event=f"CloudFormation {event['RequestType']}")
+        done = _loop.run_until_complete(setup.handle(_engine_once(), event))
+        logger.info("store setup answered", extra=done.as_dict())
+        return done.as_dict()
     if isinstance(event, dict) and event.get("source") == jobs.SOURCE:
         job = jobs.DeleteJob.from_event(event)
         engine = _engine_once()

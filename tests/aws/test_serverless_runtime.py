@@ -36,6 +36,7 @@ from lambdarag.serverless.bootstrap import SecretFormatError, load_secrets  # no
 from lambdarag.serverless.sfn import execution_name  # noqa: E402
 from lambdarag.serverless.steps import run_step  # noqa: E402
 from lambdarag.workspace import Workspace  # noqa: E402
+from tests.aws.conftest import trigger_module  # noqa: E402
 from tests.fakes.llm_server import FakeLLMServer  # noqa: E402
 from tests.functional.conftest import fake_settings  # noqa: E402
 
@@ -76,15 +77,7 @@ def settings(tmp_path: Path, fake_llm: FakeLLMServer, aws: dict[str, str]) -> Se
 @pytest.fixture
 def trigger(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
     """functions/trigger/handler.py, imported by path, building its engine from ``settings``."""
-    name = "trigger_handler_under_test"
-    module = sys.modules.get(name)
-    if module is None:  # imported once, as Lambda does (Powertools' Logger expects that)
-        path = ROOT / "functions" / "trigger" / "handler.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
+    module = trigger_module()
     monkeypatch.setattr(module, "_engine", None)
     monkeypatch.setattr(module, "load_settings", lambda: settings)
     yield module

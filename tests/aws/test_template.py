@@ -279,3 +279,21 @@ def test_api_functions_queue_deletes_to_the_trigger_and_may_invoke_it(
                       for st in policy.get("Statement", [])]
         assert any(st.get("Action") == "lambda:InvokeFunction" and st.get("Resource") == trigger_arn
                    for st in statements), name
+
+
+def test_the_stack_creates_the_stores_ahead_and_no_lambda_creates_the_table(
+    template: dict[str, Any],
+) -> None:
+    # The table is the stack's; the indexes come from the StoreSetup custom resource, served
+    # by the trigger function, once the Serverless access policy (or the domain) exists.
+    for name, res in resources(template, "AWS::Serverless::Function").items():
+        env = _function_environment(template, res["Properties"])
+        assert env.get("LAMBDARAG_DYNAMODB_CREATE_TABLE") == "false", name
+    (setup,) = resources(template, "Custom::LambdaRAGStores").values()
+    props = setup["Properties"]
+    assert props["ServiceToken"] == {"Fn::GetAtt": ["TriggerFunction", "Arn"]}
+    assert props["Workspaces"] == {"Ref": "StoreWorkspaces"}
+    assert props["EmbeddingDim"] == {"Ref": "EmbeddingDim"}
+    handle = template["Resources"][setup["DependsOn"]]
+    assert handle["Metadata"]["VectorAccess"] == {
+        "Fn::If": ["IsServerless", {"Ref": "VectorAccessPolicy"}, {"Ref": "VectorDomain"}]}

@@ -38,6 +38,10 @@ def _parser() -> argparse.ArgumentParser:
     index = commands.add_parser("index", help="index files and wait until they are processed")
     index.add_argument("files", nargs="+", type=Path)
     index.add_argument("--input-dir", help="INPUT_DIR, where the files are stored as uploads are")
+    init = commands.add_parser(
+        "init-stores", help="create the storage resources (tables, indexes) ahead of use")
+    init.add_argument("workspaces", nargs="*", metavar="WORKSPACE",
+                      help="workspaces whose resources to create (default: WORKSPACE)")
     ask = commands.add_parser("query", help="answer a question from the knowledge base")
     ask.add_argument("text")
     ask.add_argument("--mode", choices=MODES, default="mix")
@@ -45,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    skip = {"command", "files", "text", "mode"}
+    skip = {"command", "files", "text", "mode", "workspaces"}
     return {k: v for k, v in vars(args).items() if k not in skip and v is not None}
 
 
@@ -60,12 +64,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         return _serve(settings)
     from lambdarag.llm.base import LLMError
+    from lambdarag.storage.base import StorageError
 
     try:
         if args.command == "index":
             return asyncio.run(_index(settings, args.files))
+        if args.command == "init-stores":
+            return asyncio.run(_init_stores(settings, args.workspaces))
         return asyncio.run(_query(settings, args.text, args.mode))
-    except LLMError as exc:
+    except (LLMError, StorageError) as exc:
         sys.stderr.write(f"lambdarag: {exc}\n")
         return 1
 
@@ -105,6 +112,23 @@ async def _index(settings: Settings, files: list[Path]) -> int:
         await engine.runner.submit(ws.name, result.doc_ids)
         await engine.runner.wait_idle()
         return 1 if refused or await _report(ws, result) else 0
+    finally:
+        await engine.aclose()
+
+
+async def _init_stores(settings: Settings, names: list[str]) -> int:
+    """Create each workspace's tables and indexes (a deploy step: no Lambda races for them)."""
+    from lambdarag.engine import Engine
+
+    engine = Engine(settings)
+    try:
+        for name in names or [settings.workspace]:
+            ws = await engine.workspace(name)
+            checked = await ws.stores.ensure()
+            backends = ", ".join(f"{kind} {backend}"
+                                 for kind, backend in settings.storage_backends.items())
+            sys.stdout.write(f"workspace {name!r}: {len(checked)} stores ready ({backends})\n")
+        return 0
     finally:
         await engine.aclose()
 

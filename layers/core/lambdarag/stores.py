@@ -60,6 +60,22 @@ class Stores:
             graph=factory.graph(),
         )
 
+    async def ensure(self) -> list[str]:
+        """Create every store's missing resources (tables, indexes) ahead of use.
+
+        Idempotent and safe to race; returns the names of the stores checked. Distinct
+        store objects only (the KV namespaces of one backend may share a table).
+        """
+        seen: set[int] = set()
+        names = []
+        for f in fields(self):
+            store = getattr(self, f.name)
+            if id(store) not in seen:
+                seen.add(id(store))
+                await store.ensure()
+                names.append(f.name)
+        return names
+
     async def drop_documents(self) -> tuple[int, list[str]]:
         """Drop everything but the LLM cache (``DELETE /documents``).
 
