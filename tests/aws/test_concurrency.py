@@ -189,6 +189,23 @@ def test_forty_uploads_with_readers_on_fresh_stores(aws_settings: Settings) -> N
     assert {(d["status"], d.get("error_msg")) for d in docs} == {("processed", None)}
     # AND no reader ever saw a 5xx
     assert answers and {code for code in answers if code >= 500} == set()
+    # AND nothing is lost or doubled: one vector per chunk, node and edge
+    counts = asyncio.run(store_counts(aws_settings))
+    assert counts["chunks"] == total
+    assert counts["entities"] == counts["nodes"] == 4 * total
+    assert counts["relations"] == counts["edges"] > 0
+
+
+async def store_counts(settings: Settings) -> dict[str, int]:
+    engine = Engine(settings)
+    try:
+        stores = (await engine.workspace()).stores
+        nodes, edges = await stores.graph.counts()
+        return {"nodes": nodes, "edges": edges, "chunks": await stores.chunks_vdb.count(),
+                "entities": await stores.entities_vdb.count(),
+                "relations": await stores.relationships_vdb.count()}
+    finally:
+        await engine.aclose()
 
 
 def test_documents_merging_the_same_entities_at_once_lose_nothing(
