@@ -17,8 +17,17 @@ from fastapi.responses import JSONResponse
 from lambdarag import __version__
 from lambdarag.api import auth, errors
 from lambdarag.api.middleware import add_middleware
+from lambdarag.api.routes import (
+    api_docs,
+    documents,
+    graph,
+    health,
+    ollama,
+    openai_api,
+    query,
+    webui,
+)
 from lambdarag.api.routes import auth as auth_routes
-from lambdarag.api.routes import documents, graph, health, ollama, openai_api, query
 from lambdarag.config import Settings
 from lambdarag.engine import Engine
 from lambdarag.storage.base import StorageError
@@ -74,8 +83,9 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         finally:
             await app.state.engine.aclose()
 
+    # /docs and /redoc come from api_docs (offline assets), not FastAPI's CDN pages.
     app = FastAPI(title="LambdaRAG", version=__version__, description=DESCRIPTION,
-                  openapi_tags=TAGS, lifespan=lifespan)
+                  openapi_tags=TAGS, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.auth = auth.Authenticator(settings)
     if settings.account_workspaces and _exposes_data(settings):
@@ -83,6 +93,9 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
                        "in, whatever AUTH_ACCOUNT_WORKSPACES says; set WHITELIST_PATHS=/health",
                        settings.whitelist_paths)
     app.include_router(auth_routes.router)
+    # Open without credentials: the page must load to show its login form (docs/SECURITY.md).
+    app.include_router(api_docs.router)
+    app.include_router(webui.router)
     protected = [Depends(auth.guard(settings))]
     for module in (health, documents, query, graph, ollama, openai_api):
         app.include_router(module.router, dependencies=protected)

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from lambdarag import API_VERSION, __version__
 from lambdarag.api.deps import EngineDep, PrincipalDep, SettingsDep, WorkspaceNameDep
+from lambdarag.api.routes import webui
 from lambdarag.api.schemas import example_response
 from lambdarag.config import Settings
 from lambdarag.engine import Engine
@@ -23,7 +24,7 @@ STORAGE_KINDS = ("kv_storage", "doc_status_storage", "graph_storage", "vector_st
 
 HEALTH_EXAMPLE = {
     "status": "healthy", "auth_mode": "disabled", "core_version": "0.1.0", "api_version": "0344",
-    "webui_available": False, "workspace_available": False, "api_docs_available": True,
+    "webui_available": True, "workspace_available": False, "api_docs_available": True,
     "webui_title": None, "webui_description": None, "ai_content_notice_enabled": False,
     "pipeline_busy": False, "pipeline_active": False,
     "working_directory": "./rag_storage", "input_directory": "./inputs",
@@ -108,7 +109,7 @@ async def health(engine: EngineDep, settings: SettingsDep, name: WorkspaceNameDe
         "auth_mode": "enabled" if settings.accounts else "disabled",
         "core_version": __version__,
         "api_version": API_VERSION,
-        "webui_available": False,
+        "webui_available": webui.available(),
         "workspace_available": False,
         "api_docs_available": True,
         "webui_title": settings.webui_title,

@@ -1,0 +1,184 @@
+// The HTTP client of the UI: relative URLs, the session's token and workspace on every
+// call, renewed tokens picked up, and every failure turned into words (ApiError).
+
+export const WORKSPACE_HEADER = "LIGHTRAG-WORKSPACE";
+const TOKEN_KEY = "lambdarag.token";
+const WORKSPACE_KEY = "lambdarag.workspace";
+
+export class ApiError extends Error {
+  constructor(public status: number, message: string) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+type Listener = () => void;
+
+/** Who is calling and in which workspace; kept in localStorage across reloads. */
+export class Session {
+  token: string | null;
+  workspace: string;
+  private listeners = new Set<Listener>();
+  onUnauthorized: ((message: string) => void) | null = null;
+
+  constructor(private storage: Pick<Storage, "getItem" | "setItem" | "removeItem"> | null) {
+    this.token = storage?.getItem(TOKEN_KEY) ?? null;
+    this.workspace = storage?.getItem(WORKSPACE_KEY) ?? "";
+  }
+
+  subscribe(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private changed(): void {
+    this.listeners.forEach((l) => l());
+  }
+
+  setToken(token: string | null): void {
+    this.token = token;
+    if (token) this.storage?.setItem(TOKEN_KEY, token);
+    else this.storage?.removeItem(TOKEN_KEY);
+    this.changed();
+  }
+
+  setWorkspace(name: string): void {
+    this.workspace = name;
+    if (name) this.storage?.setItem(WORKSPACE_KEY, name);
+    else this.storage?.removeItem(WORKSPACE_KEY);
+    this.changed();
+  }
+
+  headers(extra: Record<string, string> = {}): Record<string, string> {
+    const headers: Record<string, string> = { ...extra };
+    if (this.token) headers.Authorization = `Bearer ${this.token}`;
+    if (this.workspace) headers[WORKSPACE_HEADER] = this.workspace;
+    return headers;
+  }
+
+  /** The claims of the current token (unverified: for display only). */
+  claims(): { sub?: string; role?: string; exp?: number } | null {
+    return decodeClaims(this.token);
+  }
+}
+
+export function decodeClaims(token: string | null): { sub?: string; role?: string; exp?: number } | null {
+  const part = token?.split(".")[1];
+  if (!part) return null;
+  try {
+    const json = atob(part.replace(/-/g, "+").replace(/_/g, "/"));
+    return JSON.parse(decodeURIComponent(escape(json)));
+  } catch {
+    return null;
+  }
+}
+
+/** Workspace names the server accepts (the same rule as the API). */
+export const WORKSPACE_NAME = /^[A-Za-z0-9_]{1,64}$/;
+
+/** The error message of a failed response body, in words. */
+export function describeError(status: number, statusText: string, body: string): string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    const text = body.trim();
+    return text && text.length < 300 && !text.startsWith("<") ? `${status}: ${text}` : `${status} ${statusText || "error"}`;
+  }
+  const p = parsed as Record<string, unknown>;
+  const detail = p?.detail ?? p?.message ?? (p?.error as Record<string, unknown>)?.message ?? p?.error;
+  if (typeof detail === "string") return detail;
+  if (Array.isArray(detail)) {
+    return detail
+      .map((d: { loc?: unknown[]; msg?: string }) => {
+        const where = (d.loc ?? []).filter((x) => x !== "body" && x !== "query").join(".");
+        return where ? `${where}: ${d.msg}` : String(d.msg);
+      })
+      .join("; ");
+  }
+  return `${status} ${statusText || "error"}`;
+}
+
+export interface RequestOptions {
+  method?: string;
+  json?: unknown;
+  form?: URLSearchParams | FormData;
+  signal?: AbortSignal;
+  query?: Record<string, string | number | boolean | undefined>;
+}
+
+export class Api {
+  /** ``base`` is the server root: the folder above /webui/, keeping any stage prefix. */
+  constructor(public session: Session, public base: string) {}
+
+  url(path: string, query?: RequestOptions["query"]): string {
+    const url = new URL(path.replace(/^\//, ""), this.base);
+    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    return url.toString();
+  }
+
+  /** The raw response of a successful call; ApiError otherwise. */
+  async fetch(path: string, options: RequestOptions = {}): Promise<Response> {
+    const extra: Record<string, string> = {};
+    let body: BodyInit | undefined;
+    if (options.json !== undefined) {
+      extra["Content-Type"] = "application/json";
+      body = JSON.stringify(options.json);
+    } else if (options.form) {
+      body = options.form;
+    }
+    let response: Response;
+    try {
+      response = await fetch(this.url(path, options.query), {
+        method: options.method ?? (body ? "POST" : "GET"),
+        headers: this.session.headers(extra),
+        body,
+        signal: options.signal,
+      });
+    } catch (exc) {
+      if ((exc as Error).name === "AbortError") throw exc;
+      throw new ApiError(0, `The server cannot be reached (${(exc as Error).message})`);
+    }
+    this.renew(response.headers.get("X-New-Token"));
+    if (!response.ok) {
+      const message = describeError(response.status, response.statusText, await response.text());
+      if (response.status === 401) this.session.onUnauthorized?.(message);
+      throw new ApiError(response.status, message);
+    }
+    return response;
+  }
+
+  async json<T = unknown>(path: string, options: RequestOptions = {}): Promise<T> {
+    const response = await this.fetch(path, options);
+    return (await response.json()) as T;
+  }
+
+  renew(token: string | null): void {
+    if (token) this.session.setToken(token);
+  }
+
+  /** Upload one file with progress (fetch has no upload progress: XMLHttpRequest). */
+  upload(file: File, onProgress: (fraction: number) => void): Promise<{ status: string; message: string; track_id: string }> {
+    return new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", this.url("documents/upload"));
+      for (const [k, v] of Object.entries(this.session.headers())) xhr.setRequestHeader(k, v);
+      xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
+      xhr.onerror = () => reject(new ApiError(0, "The upload was interrupted: the server cannot be reached"));
+      xhr.onload = () => {
+        this.renew(xhr.getResponseHeader("X-New-Token"));
+        if (xhr.status >= 200 && xhr.status < 300) {
+          onProgress(1);
+          resolve(JSON.parse(xhr.responseText));
+        } else {
+          const message = describeError(xhr.status, xhr.statusText, xhr.responseText);
+          if (xhr.status === 401) this.session.onUnauthorized?.(message);
+          reject(new ApiError(xhr.status, message));
+        }
+      };
+      const form = new FormData();
+      form.append("file", file, file.name);
+      xhr.send(form);
+    });
+  }
+}

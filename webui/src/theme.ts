@@ -1,0 +1,19 @@
+const KEY = "lambdarag.theme";
+export type Theme = "light" | "dark";
+
+export function initTheme(): Theme {
+  const saved = localStorage.getItem(KEY);
+  const theme: Theme = saved === "dark" || saved === "light" ? saved
+    : window.matchMedia?.("(prefers-color-scheme: dark)").matches ? "dark" : "light";
+  document.documentElement.dataset.theme = theme;
+  return theme;
+}
+
+export function setTheme(theme: Theme): void {
+  localStorage.setItem(KEY, theme);
+  document.documentElement.dataset.theme = theme;
+}
+
+export function currentTheme(): Theme {
+  return document.documentElement.dataset.theme === "dark" ? "dark" : "light";
+}
