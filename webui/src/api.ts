@@ -91,7 +91,8 @@ export function describeError(status: number, statusText: string, body: string):
   if (Array.isArray(detail)) {
     return detail
       .map((d: { loc?: unknown[]; msg?: string }) => {
-        const where = (d.loc ?? []).filter((x) => x !== "body" && x !== "query").join(".");
+        const loc = d.loc ?? [];
+        const where = (["body", "query", "path", "header"].includes(String(loc[0])) ? loc.slice(1) : loc).join(".");
         return where ? `${where}: ${d.msg}` : String(d.msg);
       })
       .join("; ");

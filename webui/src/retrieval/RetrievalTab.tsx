@@ -5,36 +5,8 @@ import { t } from "../i18n";
 import { readNdjson } from "../ndjson";
 import { conversationHistory, loadHistory, referenceLabel, saveHistory, type Reference, type Turn } from "./history";
 import { renderMarkdown } from "./markdown";
+import { loadParams, MODES, PARAMS_KEY, queryBody, type Params } from "./query";
 import { RetrievedView, type QueryData } from "./RetrievedView";
-
-const MODES = ["mix", "hybrid", "local", "global", "naive", "bypass"] as const;
-
-interface Params {
-  mode: string; top_k: string; chunk_top_k: string; response_type: string; user_prompt: string;
-  only_need_context: boolean; stream: boolean; history_turns: string;
-}
-const DEFAULTS: Params = { mode: "mix", top_k: "", chunk_top_k: "", response_type: "Multiple Paragraphs", user_prompt: "", only_need_context: false, stream: true, history_turns: "3" };
-const PARAMS_KEY = "lambdarag.queryParams";
-
-function loadParams(): Params {
-  try {
-    return { ...DEFAULTS, ...JSON.parse(localStorage.getItem(PARAMS_KEY) ?? "{}") };
-  } catch {
-    return DEFAULTS;
-  }
-}
-
-/** The request body for /query/stream and /query/data from the form's values. */
-export function queryBody(query: string, p: Params, history: { role: string; content: string }[]): Record<string, unknown> {
-  const body: Record<string, unknown> = { query, mode: p.mode, include_references: true, include_chunk_content: true, stream: p.stream };
-  if (p.top_k) body.top_k = Number(p.top_k);
-  if (p.chunk_top_k) body.chunk_top_k = Number(p.chunk_top_k);
-  if (p.response_type.trim()) body.response_type = p.response_type.trim();
-  if (p.user_prompt.trim()) body.user_prompt = p.user_prompt.trim();
-  if (p.only_need_context) body.only_need_context = true;
-  if (history.length) body.conversation_history = history;
-  return body;
-}
 
 function Answer({ turn, onOpen }: { turn: Turn; onOpen: (ref: Reference) => void }) {
   const words = { pages: t("retrieval.pages"), slides: t("retrieval.slides"), sheets: t("retrieval.sheets") };
@@ -63,7 +35,7 @@ export function RetrievalTab() {
   const api = useApi();
   const workspace = api.session.workspace;
   const [turns, setTurns] = useState<Turn[]>(() => loadHistory(localStorage, workspace));
-  const [params, setParams] = useState<Params>(loadParams);
+  const [params, setParams] = useState<Params>(() => loadParams());
   const [busy, setBusy] = useState(false);
   const [reference, setReference] = useState<Reference | null>(null);
   const [retrieved, setRetrieved] = useState<{ query: string; data: QueryData | null; error?: string } | null>(null);

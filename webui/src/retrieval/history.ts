@@ -33,6 +33,7 @@ export function saveHistory(storage: Pick<Storage, "setItem">, workspace: string
 /** The previous turns as the API's conversation_history (answered turns only). */
 export function conversationHistory(turns: Turn[], maxTurns: number): { role: string; content: string }[] {
   const done = turns.filter((t) => t.content && !t.error);
+  if (maxTurns <= 0) return [];
   return done.slice(-maxTurns * 2).map((t) => ({ role: t.role, content: t.content.slice(0, 32000) }));
 }
 
