@@ -9,9 +9,12 @@ export function initTheme(): Theme {
   return theme;
 }
 
+export const THEME_EVENT = "lambdarag-theme";
+
 export function setTheme(theme: Theme): void {
   localStorage.setItem(KEY, theme);
   document.documentElement.dataset.theme = theme;
+  window.dispatchEvent(new Event(THEME_EVENT));
 }
 
 export function currentTheme(): Theme {

@@ -25,7 +25,7 @@ export function workspacesFromTags(models: { name: string }[]): string[] {
 function WorkspaceSwitcher() {
   const api = useApi();
   const session = api.session;
-  const [names, setNames] = useState<string[]>(knownWorkspaces());
+  const [names, setNames] = useState<string[]>(() => [...new Set([...knownWorkspaces(), session.workspace].filter(Boolean))].sort());
   const [creating, setCreating] = useState(false);
   const [error, setError] = useState("");
 
@@ -105,7 +105,7 @@ export function Header(props: { status: AuthStatus; onLogout: () => void; onLang
           const next = theme === "dark" ? "light" : "dark";
           setTheme(next);
           setThemeState(next);
-        }}>{theme === "dark" ? t("app.lightTheme") : t("app.darkTheme")}</button>
+        }}>{t("app.darkTheme")}</button>
         {props.status.auth_configured ? (
           loggedIn && <>
             <span class="user">{t("auth.signedInAs", { name: claims?.sub ?? "" })}</span>

@@ -9,7 +9,7 @@ import { useApi } from "../context";
 import { formatTime, splitSep } from "../format";
 import { locale, t } from "../i18n";
 import { notify, notifyError } from "../notify";
-import { currentTheme } from "../theme";
+import { currentTheme, THEME_EVENT } from "../theme";
 import { EntityEditor, MergeDialog, RelationEditor } from "./Editors";
 import { LabelSearch } from "./LabelSearch";
 import { degrees, legend, mergeGraphs, nodeSize, toGraphML, toJSON, typeColors, type ApiGraph } from "./model";
@@ -25,6 +25,11 @@ function download(name: string, text: string, type: string): void {
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+function themeSettings() {
+  const dark = currentTheme() === "dark";
+  return { labelColor: { color: dark ? "#e9ecef" : "#212529" }, defaultEdgeColor: dark ? "#5c5f66" : "#ced4da" };
 }
 
 /** graphology graph from the API's subgraph: colour by type, size by degree, random start positions. */
@@ -76,7 +81,7 @@ export function GraphTab() {
     const graph = graphRef.current;
     if (!graph || !graph.order) return;
     stopLayout();
-    const fa2 = new FA2Layout(graph, { settings: { ...forceAtlas2.inferSettings(graph), slowDown: 5 } });
+    const fa2 = new FA2Layout(graph, { settings: { ...forceAtlas2.inferSettings(graph), slowDown: 5, gravity: 1, strongGravityMode: graph.order < 2000 } });
     layout.current = fa2;
     fa2.start();
     setRunning(true);
@@ -90,17 +95,16 @@ export function GraphTab() {
     const graph = buildGraph(next);
     graphRef.current = graph;
     sigma.current?.kill();
-    const dark = currentTheme() === "dark";
+    const dark = () => currentTheme() === "dark";
     const renderer = new Sigma(graph, container.current!, {
       renderEdgeLabels: false, enableEdgeEvents: true, labelRenderedSizeThreshold: 7, labelDensity: 0.5,
-      labelColor: { color: dark ? "#e9ecef" : "#212529" }, defaultEdgeColor: dark ? "#495057" : "#ced4da",
-      zIndex: true,
+      ...themeSettings(), zIndex: true,
       nodeReducer: (node, attrs) => {
         const focus = hovered.current ?? (selectedRef.current?.kind === "node" ? selectedRef.current.id : null);
         if (!focus) return attrs;
         if (node === focus) return { ...attrs, highlighted: true, zIndex: 2 };
         if (graph.areNeighbors(node, focus)) return { ...attrs, zIndex: 1 };
-        return { ...attrs, color: dark ? "#343a40" : "#e9ecef", label: "", zIndex: 0 };
+        return { ...attrs, color: dark() ? "#343a40" : "#e9ecef", label: "", zIndex: 0 };
       },
       edgeReducer: (edge, attrs) => {
         const focus = hovered.current ?? (selectedRef.current?.kind === "node" ? selectedRef.current.id : null);
@@ -160,6 +164,15 @@ export function GraphTab() {
     return () => { stopLayout(); sigma.current?.kill(); };
   }, []);
   useEffect(() => { sigma.current?.refresh({ skipIndexation: true }); }, [selection]);
+  useEffect(() => {
+    const onTheme = () => {
+      const renderer = sigma.current;
+      if (!renderer) return;
+      for (const [key, value] of Object.entries(themeSettings())) renderer.setSetting(key as "labelColor", value as never);
+    };
+    window.addEventListener(THEME_EVENT, onTheme);
+    return () => window.removeEventListener(THEME_EVENT, onTheme);
+  }, []);
 
   const graph = graphRef.current;
   const nodeProps = selection?.kind === "node" && graph?.hasNode(selection.id) ? graph.getNodeAttribute(selection.id, "props") as Record<string, unknown> : null;
@@ -256,10 +269,10 @@ export function GraphTab() {
               <h3 class="entity-name">{selection.id}</h3>
               <dl class="props">
                 <dt>{t("graph.field.type")}</dt><dd>{String(nodeProps.entity_type ?? "")}</dd>
-                <dt>{t("graph.field.description")}</dt><dd class="description">{String(nodeProps.description ?? "")}</dd>
+                <dt>{t("graph.field.description")}</dt><dd class="description">{splitSep(nodeProps.description).join("\n\n")}</dd>
                 <dt>{t("graph.field.degree")}</dt><dd>{graph!.degree(selection.id)}</dd>
                 <dt>{t("graph.field.files")}</dt><dd>{splitSep(nodeProps.file_path).join(", ")}</dd>
-                <dt>{t("graph.field.chunks")}</dt><dd class="tiny">{splitSep(nodeProps.source_id).length}</dd>
+                <dt>{t("graph.field.chunks")}</dt><dd>{splitSep(nodeProps.source_id).length}</dd>
                 {nodeProps.created_at !== undefined && <><dt>{t("graph.field.created")}</dt><dd>{formatTime(nodeProps.created_at as number, locale())}</dd></>}
               </dl>
               <div class="row wrap">
@@ -274,7 +287,7 @@ export function GraphTab() {
             <>
               <h3>{selection.source} — {selection.target}</h3>
               <dl class="props">
-                <dt>{t("graph.field.description")}</dt><dd class="description">{String(edgeProps.description ?? "")}</dd>
+                <dt>{t("graph.field.description")}</dt><dd class="description">{splitSep(edgeProps.description).join("\n\n")}</dd>
                 <dt>{t("graph.field.keywords")}</dt><dd>{String(edgeProps.keywords ?? "")}</dd>
                 <dt>{t("graph.field.weight")}</dt><dd>{String(edgeProps.weight ?? "")}</dd>
                 <dt>{t("graph.field.files")}</dt><dd>{splitSep(edgeProps.file_path).join(", ")}</dd>
