@@ -165,6 +165,13 @@ def test_search_draws_the_neighbourhood_and_edits_an_entity(browser, server: str
     # THEN the properties show the change
     expect(panel.get_by_text("edited in the UI")).to_be_visible(timeout=TIMEOUT)
     expect(panel.get_by_role("definition").filter(has_text=re.compile("^company$"))).to_be_visible()
+    # AND a relation of the entity opens its own properties
+    panel.get_by_text(re.compile(r"^Relations \(\d+\)")).click()
+    panel.get_by_role("list", name="Relations of Acme Corp").get_by_role(
+        "button", name="Acme Corp — Berlin").click()
+    relation = page.get_by_role("complementary").filter(has=page.get_by_role("heading", name="Relation"))
+    expect(relation.get_by_role("heading", name="Acme Corp — Berlin")).to_be_visible()
+    expect(relation).to_contain_text("Berlin")
     # AND the shown subgraph exports as GraphML
     with page.expect_download() as download:
         page.get_by_role("button", name="GraphML").click()

@@ -3,6 +3,7 @@ import { circular, random } from "graphology-layout";
 import forceAtlas2 from "graphology-layout-forceatlas2";
 import FA2Layout from "graphology-layout-forceatlas2/worker";
 import Sigma from "sigma";
+import { EdgeLineProgram } from "sigma/rendering";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { Confirm } from "../components/Dialog";
 import { useApi } from "../context";
@@ -17,6 +18,7 @@ import { degrees, legend, mergeGraphs, nodeSize, toGraphML, toJSON, typeColors, 
 type Selection = { kind: "node"; id: string } | { kind: "edge"; source: string; target: string } | null;
 type Dialogs = "createEntity" | "createRelation" | "editEntity" | "editRelation" | "merge" | "delete" | null;
 const START = "*";
+const EDGE_EVENTS_MAX = 2000;
 
 function download(name: string, text: string, type: string): void {
   const url = URL.createObjectURL(new Blob([text], { type }));
@@ -97,8 +99,11 @@ export function GraphTab() {
     sigma.current?.kill();
     const dark = () => currentTheme() === "dark";
     const renderer = new Sigma(graph, container.current!, {
-      renderEdgeLabels: false, enableEdgeEvents: true, labelRenderedSizeThreshold: 7, labelDensity: 0.5,
-      ...themeSettings(), zIndex: true,
+      // Thin GL lines, and edge picking only on small graphs: at 10,000 edges each costs a
+      // full extra pass (relations stay selectable from the entity panel's list).
+      renderEdgeLabels: false, enableEdgeEvents: graph.size <= EDGE_EVENTS_MAX, hideEdgesOnMove: graph.size > EDGE_EVENTS_MAX,
+      defaultEdgeType: "line", edgeProgramClasses: { line: EdgeLineProgram },
+      labelRenderedSizeThreshold: 7, labelDensity: 0.5, ...themeSettings(), zIndex: graph.order <= EDGE_EVENTS_MAX,
       nodeReducer: (node, attrs) => {
         const focus = hovered.current ?? (selectedRef.current?.kind === "node" ? selectedRef.current.id : null);
         if (!focus) return attrs;
@@ -275,6 +280,14 @@ export function GraphTab() {
                 <dt>{t("graph.field.chunks")}</dt><dd>{splitSep(nodeProps.source_id).length}</dd>
                 {nodeProps.created_at !== undefined && <><dt>{t("graph.field.created")}</dt><dd>{formatTime(nodeProps.created_at as number, locale())}</dd></>}
               </dl>
+              <details>
+                <summary>{t("graph.relations", { n: graph!.degree(selection.id) })}</summary>
+                <ul class="relations" aria-label={t("graph.relationsOf", { name: selection.id })}>
+                  {graph!.neighbors(selection.id).slice(0, 200).map((other) => (
+                    <li key={other}><button type="button" class="link" onClick={() => setSelection({ kind: "edge", source: selection.id, target: other })}>{selection.id} — {other}</button></li>
+                  ))}
+                </ul>
+              </details>
               <div class="row wrap">
                 <button type="button" onClick={() => setDialog("editEntity")}>{t("common.edit")}</button>
                 <button type="button" onClick={() => setDialog("merge")}>{t("graph.mergeInto")}</button>
