@@ -89,6 +89,8 @@ def respond(system: str | None, messages: Sequence[dict[str, str]]) -> str:
         return extract(_input_text(last_user))
     if system and "---Context---" in system:
         return answer(system)
+    if "---Descriptions by name---" in everything:
+        return summarize_many(everything)
     if "---Descriptions---" in everything:
         return summarize(everything)
     if "high_level_keywords" in everything:
@@ -234,6 +236,23 @@ def summarize(prompt: str) -> str:
     ]
     summary = f"{name} (summary): " + " ".join(dict.fromkeys(f for f in firsts if f))
     return summary[:_SUMMARY_LIMIT]
+
+
+def summarize_many(prompt: str) -> str:
+    """The JSON object of a shared summary: each name's text as :func:`summarize` gives it."""
+    firsts: dict[str, list[str]] = {}
+    for line in section(prompt, "---Descriptions by name---").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        first = _first_sentence(str(record.get("Description", "")))
+        firsts.setdefault(str(record.get("name", "unknown")), []).append(first)
+    return json.dumps({
+        name: (f"{name} (summary): " + " ".join(dict.fromkeys(f for f in found if f)))[
+            :_SUMMARY_LIMIT]
+        for name, found in firsts.items()
+    }, ensure_ascii=False)
 
 
 def _description(line: str) -> str:

@@ -26,7 +26,9 @@ def test_defaults_are_lightrags() -> None:
     s = load_settings()
     assert (s.port, s.top_k, s.chunk_top_k, s.chunk_size, s.chunk_overlap_size) == (9621, 40, 20, 1200, 100)
     assert (s.max_async, s.max_parallel_insert, s.force_llm_summary_on_merge) == (4, 3, 8)
-    assert (s.cosine_threshold, s.llm_timeout, s.embedding_batch_num) == (0.2, 240, 10)
+    assert (s.cosine_threshold, s.llm_timeout) == (0.2, 240)
+    # Deliberately not LightRAG's 10: concurrent callers share requests (llm/queue.py)
+    assert s.embedding_batch_num == 64
     assert s.llm_config().host == "http://localhost:11434"
     assert s.embedding_config().dim == 1024
 

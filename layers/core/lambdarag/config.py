@@ -131,7 +131,10 @@ class Settings(BaseSettings):
     embedding_send_dim: bool = False
     embedding_timeout: float = Field(30, gt=0)
     embedding_func_max_async: int = Field(8, ge=1)
-    embedding_batch_num: int = Field(10, ge=1)
+    # Texts per embedding request. LightRAG sends 10; the queue in front of the binding
+    # (llm/queue.py) fills requests from every concurrent caller, so more fit.
+    embedding_batch_num: int = Field(64, ge=1)
+    lambdarag_embedding_batch_wait_ms: float = Field(10, ge=0, le=1000)
 
     # --- storage (LightRAG names; the embedded store is the default)
     lightrag_kv_storage: str = "JsonKVStorage"
@@ -164,6 +167,8 @@ class Settings(BaseSettings):
     summary_max_tokens: int = Field(1200, ge=1)
     summary_length_recommended: int = Field(600, ge=1)
     summary_context_size: int = Field(12000, ge=1)
+    # Keys summarised per LLM call in a merge round (indexing/summarize.py); 1 = LightRAG's way
+    lambdarag_summary_batch_size: int = Field(8, ge=1, le=64)
     max_extract_input_tokens: int = Field(20480, ge=1)
     max_source_ids_per_entity: int = Field(200, ge=1)
     max_source_ids_per_relation: int = Field(200, ge=1)

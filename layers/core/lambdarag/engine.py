@@ -17,6 +17,7 @@ from lambdarag.indexing.merge import MergeOptions
 from lambdarag.indexing.summarize import SummaryOptions
 from lambdarag.llm import create_embedding, create_llm
 from lambdarag.llm.base import EmbeddingBinding, LLMBinding
+from lambdarag.llm.queue import EmbeddingQueue
 from lambdarag.llm_cache import CachedLLM
 from lambdarag.runner import LocalRunner
 from lambdarag.scan import ScanJob
@@ -59,6 +60,7 @@ def indexing_options(settings: Settings) -> IndexingOptions:
                 summary_max_tokens=settings.summary_max_tokens,
                 summary_length_recommended=settings.summary_length_recommended,
                 summary_context_size=settings.summary_context_size,
+                summary_batch_size=settings.lambdarag_summary_batch_size,
                 use_cache=cache,
             ),
             max_source_ids_per_entity=settings.max_source_ids_per_entity,
@@ -106,7 +108,9 @@ class Engine:
     ) -> None:
         self.settings = settings
         self.llm = llm or create_llm(settings.llm_config())
-        self.embedder = embedder or create_embedding(settings.embedding_config())
+        self.embedder = embedder or EmbeddingQueue(
+            create_embedding(settings.embedding_config()),
+            wait=settings.lambdarag_embedding_batch_wait_ms / 1000)
         self._selection: StorageSelection | None = None
         if storage is None:
             self._selection = selected_storage(settings)

@@ -36,6 +36,15 @@ class LLMUsage:
             if name in self.__dict__ and isinstance(value, int):
                 setattr(self, name, getattr(self, name) + value)
 
+    def shares(self, parts: int) -> list[LLMUsage]:
+        """This usage cut into ``parts`` whole-number shares that sum back to it exactly."""
+        shares = [LLMUsage() for _ in range(parts)]
+        for name, value in self.__dict__.items():
+            base, extra = divmod(value, parts)
+            for i, share in enumerate(shares):
+                setattr(share, name, base + (i < extra))
+        return shares
+
 
 # The counters of the work in progress (a pipeline step of one document), besides the
 # workspace's: tasks started inside ``counting_usage`` inherit the same object.

@@ -184,7 +184,7 @@ async def _record_usage(ws: Workspace, doc_id: str, step: str, usage: LLMUsage) 
     So a re-run of an indexed document (every answer cached) changes nothing, and a
     re-run that did call the LLM again (cache off, or new prompts) adds its real cost.
     """
-    if not usage.calls:
+    if not (usage.calls or usage.prompt_tokens or usage.completion_tokens):
         return
     key = f"{doc_id}|{step}"
     total = LLMUsage()
@@ -245,6 +245,49 @@ async def merge(ws: Workspace, payload: Payload) -> Payload:
                 merged, summaries = merged + report.upserted, summaries + report.llm_summaries
     await _record_usage(ws, payload["doc_id"], f"merge|{payload['phase']}|{shard}", usage)
     return {"merged": merged, "llm_summaries": summaries}
+
+
+MERGE_BATCHES_AT_ONCE = 8  # merge batches of a round in flight (their LLM calls share MAX_ASYNC)
+
+
+async def merge_documents(ws: Workspace, doc_ids: list[str]) -> Payload:
+    """Merge the entities, then the relations, of several extracted documents in one round.
+
+    Each key the documents touch is merged once, and summarised at most once, however many
+    of them name it: a merge reads every fragment of its key, so one merge serves them all.
+    The documents' merged LLM usage is shared out among them (their llm_usage sums to it).
+    The Step Functions path merges per document (:func:`merge`); both end in the same graph.
+    """
+    _check_cancelled(ws)
+    names: set[str] = set()
+    pairs: set[tuple[str, str]] = set()
+    for record in await ws.stores.doc_status.get_many(doc_ids):
+        if record is not None:  # a document deleted meanwhile has nothing left to merge
+            found_names, found_pairs = await ws.stores.fragments.keys_for_chunks(
+                record.get("chunks_list") or [])
+            names |= found_names
+            pairs |= found_pairs
+    ctx = ws.merge_context()
+    step = ws.indexing.merge_batch_size
+    limit = asyncio.Semaphore(MERGE_BATCHES_AT_ONCE)
+    merged = summaries = 0
+
+    async def run(merge_keys: Callable[..., Awaitable[Any]], keys: list[Any]) -> None:
+        nonlocal merged, summaries
+        async with limit:
+            _check_cancelled(ws)
+            report = await merge_keys(keys, ctx)
+            merged, summaries = merged + report.upserted, summaries + report.llm_summaries
+
+    with counting_usage() as usage:
+        ordered_names, ordered_pairs = sorted(names), sorted(pairs)
+        await asyncio.gather(*(run(merge_entities, ordered_names[i : i + step])
+                               for i in range(0, len(ordered_names), step)))
+        await asyncio.gather(*(run(merge_relations, ordered_pairs[i : i + step])
+                               for i in range(0, len(ordered_pairs), step)))
+    for doc_id, share in zip(doc_ids, usage.shares(len(doc_ids)), strict=True):
+        await _record_usage(ws, doc_id, "merge|round", share)
+    return {"documents": len(doc_ids), "merged": merged, "llm_summaries": summaries}
 
 
 async def finalize(ws: Workspace, payload: Payload) -> Payload:

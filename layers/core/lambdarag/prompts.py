@@ -63,10 +63,13 @@ Extract the entities and relations of the text below in the format described.
 ---Output---
 """
 
+# The gleaning pass sees its first answer as a recap: the records without descriptions
+# (indexing/extract.py), which names what was found in a third of the characters.
 ENTITY_CONTINUE_EXTRACTION = """---Task: continue extraction---
-Some entities or relations of the text may be missing from your previous answer.
-List only the missing or incompletely described ones, in the same format, and end with
-{completion_delimiter}. If nothing is missing, answer with {completion_delimiter} alone.
+Your previous answer is shown above without its descriptions. Some entities or relations
+of the text may be missing from it. List only the missing ones, with their descriptions,
+in the format described, and end with {completion_delimiter}. If nothing is missing,
+answer with {completion_delimiter} alone.
 
 ---Output---
 """
@@ -85,6 +88,23 @@ summary. Answer with the summary text only.
 {description_list}
 
 ---Summary---
+"""
+
+# Several keys per call (merge rounds): one JSON object per line, {"name", "Description"}.
+SUMMARIZE_MANY = """---Role---
+You merge descriptions: several descriptions of each {description_type} below into one.
+
+---Task---
+Each line below is a JSON object with a "name" and one of its descriptions. For every name,
+write a single third-person summary in {language} of at most about {summary_length} tokens
+that keeps every distinct fact and resolves contradictions by stating both. If descriptions
+clearly concern different things that share a name, keep them apart in its summary. Answer
+with one JSON object that maps every name, exactly as given, to its summary, and nothing else.
+
+---Descriptions by name---
+{description_list}
+
+---Summaries (JSON)---
 """
 
 KEYWORDS_EXTRACTION = """---Role---

@@ -1,10 +1,18 @@
 """LocalRunner: runs the pipeline steps in-process, several documents at once.
 
-Documents run concurrently up to MAX_PARALLEL_INSERT; inside a document the
-extract batches and merge shards run concurrently too, so the LLM's MAX_ASYNC
-slots stay busy across documents. A document interrupted by a crash is picked up
-again at start-up (``resume``): its finished steps are cheap to repeat because
-extraction results are cached and merges are idempotent.
+Up to MAX_PARALLEL_INSERT documents are prepared and extracted at once (their extract
+batches concurrently too). A document whose extraction is done leaves its place to the
+next one and joins the workspace's next *merge round*: one round at a time per workspace
+merges the entities, then the relations, of every document that finished extracting since
+the last round began (:func:`lambdarag.pipeline.merge_documents`), then finalizes them. So
+an entity named by ten documents extracted meanwhile is merged and summarised once, not ten
+times, and extraction never waits for merges: the LLM's MAX_ASYNC slots stay busy.
+
+A round that fails is retried document by document, so that only the documents whose
+merge fails end FAILED. A document interrupted by a crash is picked up again at start-up
+(``resume``): its finished steps are cheap to repeat because extraction results are cached
+and merges are idempotent. Step Functions runs one document per execution
+(:func:`run_document`): the same steps, merging per document.
 """
 
 from __future__ import annotations
@@ -39,6 +47,8 @@ class LocalRunner:
         self._workers: list[asyncio.Task[None]] = []
         self._queued: set[tuple[str, str]] = set()
         self._active: dict[str, int] = {}
+        self._merging: dict[str, list[str]] = {}  # extracted documents waiting for a round
+        self._rounds: dict[str, asyncio.Task[None]] = {}
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -47,9 +57,10 @@ class LocalRunner:
             self._workers = [asyncio.create_task(self._work()) for _ in range(self._parallel)]
 
     async def stop(self) -> None:
-        for task in self._workers:
+        tasks = [*self._workers, *self._rounds.values()]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._workers, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._workers = []
 
     async def submit(self, workspace: str, doc_ids: list[str]) -> None:
@@ -94,14 +105,42 @@ class LocalRunner:
         while True:
             workspace, doc_id = await self._queue.get()
             ws = await self._open(workspace)
+            extracted = False
             try:
-                await run_document(ws, {"workspace": workspace, "doc_id": doc_id})
+                extracted = await _extract_document(ws, {"workspace": workspace, "doc_id": doc_id})
             except Exception:  # noqa: BLE001 - one document must not stop the runner
                 logger.exception("unexpected failure indexing %s", doc_id)
             finally:
-                self._queued.discard((workspace, doc_id))
-                self._finish(ws, workspace)
+                if extracted:
+                    self._join_round(ws, doc_id)
+                else:
+                    self._done(ws, workspace, doc_id)
                 self._queue.task_done()
+
+    def _join_round(self, ws: Workspace, doc_id: str) -> None:
+        """Queue an extracted document for the workspace's next merge round."""
+        self._merging.setdefault(ws.name, []).append(doc_id)
+        if ws.name not in self._rounds:
+            self._rounds[ws.name] = asyncio.create_task(self._merge_rounds(ws))
+
+    async def _merge_rounds(self, ws: Workspace) -> None:
+        """Merge rounds of ``ws`` while documents wait for one (one round at a time)."""
+        try:
+            while self._merging.get(ws.name):
+                batch = self._merging.pop(ws.name)
+                try:
+                    await merge_round(ws, batch)
+                except Exception:  # noqa: BLE001 - merge_round fails documents itself
+                    logger.exception("unexpected failure merging %d documents", len(batch))
+                finally:
+                    for doc_id in batch:
+                        self._done(ws, ws.name, doc_id)
+        finally:
+            del self._rounds[ws.name]
+
+    def _done(self, ws: Workspace, workspace: str, doc_id: str) -> None:
+        self._queued.discard((workspace, doc_id))
+        self._finish(ws, workspace)
 
     def _finish(self, ws: Workspace, workspace: str) -> None:
         ws.pipeline.cur_batch += 1
@@ -113,6 +152,58 @@ class LocalRunner:
             ws.pipeline.log("All documents processed")
         if not self._active:
             self._idle.set()
+
+
+async def _extract_document(ws: Workspace, payload: dict[str, Any]) -> bool:
+    """Prepare and extract one document; False when it failed (it is then FAILED)."""
+    try:
+        plan = await pipeline.prepare(ws, payload)
+        await _all(pipeline.extract(ws, b) for b in plan["extract_batches"])
+        return True
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - every failure ends as FAILED with its reason
+        logger.warning("indexing %s failed: %s", payload["doc_id"], exc)
+        await pipeline.fail(ws, {**payload, "error": _reason(exc)})
+        return False
+
+
+async def merge_round(ws: Workspace, doc_ids: list[str]) -> None:
+    """Merge extracted documents together, then finalize each; failures end FAILED.
+
+    When the shared merge fails, each document is merged alone, so that only the ones
+    whose own keys fail are marked FAILED (with their reason).
+    """
+    try:
+        await pipeline.merge_documents(ws, doc_ids)
+        merged = doc_ids
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - retried per document below
+        if len(doc_ids) == 1 or isinstance(exc, pipeline.PipelineCancelled):
+            for doc_id in doc_ids:
+                await _fail(ws, doc_id, exc)
+            return
+        logger.warning("merging %d documents together failed (%s); merging each alone",
+                       len(doc_ids), exc)
+        merged = []
+        for doc_id in doc_ids:
+            try:
+                await pipeline.merge_documents(ws, [doc_id])
+                merged.append(doc_id)
+            except Exception as alone:  # noqa: BLE001 - this document ends FAILED
+                await _fail(ws, doc_id, alone)
+    for doc_id in merged:
+        try:
+            await pipeline.finalize(ws, {"workspace": ws.name, "doc_id": doc_id})
+        except Exception as exc:  # noqa: BLE001 - this document ends FAILED
+            await _fail(ws, doc_id, exc)
+
+
+async def _fail(ws: Workspace, doc_id: str, exc: BaseException) -> None:
+    logger.warning("indexing %s failed: %s", doc_id, exc)
+    await pipeline.fail(ws, {"workspace": ws.name, "doc_id": doc_id,
+                             "error": _reason(exc) if isinstance(exc, Exception) else str(exc)})
 
 
 async def run_document(ws: Workspace, payload: dict[str, Any]) -> dict[str, Any]:

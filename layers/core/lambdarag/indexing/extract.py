@@ -66,13 +66,14 @@ async def extract_chunk(
     keys = [key]
     history: list[ChatMessage] = [
         {"role": "user", "content": user},
-        {"role": "assistant", "content": answer},
+        {"role": "assistant", "content": recap(result)},
     ]
     continue_prompt = prompts.ENTITY_CONTINUE_EXTRACTION.format(
         completion_delimiter=prompts.COMPLETION_DELIMITER
     )
     for _ in range(options.max_gleaning):
-        budget = sum(tokenizer.count_tokens(t) for t in (system, continue_prompt, user, answer))
+        budget = sum(tokenizer.count_tokens(m["content"]) for m in history)
+        budget += tokenizer.count_tokens(system) + tokenizer.count_tokens(continue_prompt)
         if budget > options.max_input_tokens:
             break
         gleaned, key = await llm.complete(
@@ -82,8 +83,20 @@ async def extract_chunk(
         keys.append(key)
         result = merge_gleaning(result, parse_records(gleaned))
         history += [{"role": "user", "content": continue_prompt},
-                    {"role": "assistant", "content": gleaned}]
+                    {"role": "assistant", "content": recap(parse_records(gleaned))}]
     return _fragments(chunk_id, file_path, result, keys)
+
+
+def recap(result: ExtractionResult) -> str:
+    """What a pass found, as the next pass is shown it: its records without descriptions.
+
+    Gleaning needs to know which entities and relations are already there, not how they
+    were described; the descriptions are most of an answer's length.
+    """
+    d = prompts.TUPLE_DELIMITER
+    lines = [f"entity{d}{e.name}{d}{e.type}" for e in result.entities]
+    lines += [f"relation{d}{r.source}{d}{r.target}{d}{r.keywords}" for r in result.relations]
+    return "\n".join([*lines, prompts.COMPLETION_DELIMITER])
 
 
 def _fragments(

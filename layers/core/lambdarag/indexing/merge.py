@@ -13,13 +13,12 @@ ones. A rebuild therefore reproduces exactly what the user set plus later eviden
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from lambdarag.indexing.summarize import SummaryOptions, summarize_descriptions
+from lambdarag.indexing.summarize import SummaryOptions, SummaryRequest, summarize_many
 from lambdarag.llm.base import EmbeddingBinding
 from lambdarag.llm_cache import CachedLLM
 from lambdarag.storage.base import GRAPH_FIELD_SEP, EntityFragment, RelationFragment
@@ -174,25 +173,55 @@ async def merge_entities(names: Sequence[str], ctx: MergeContext) -> MergeReport
         fragments = await stores.fragments.entity_fragments(names)
         nodes = await stores.graph.get_nodes(names)
         reflected = dict(zip(names, await stores.entity_chunks.get_by_ids(names), strict=True))
-        plans = [
-            _plan_entity(name, fragments[name], nodes.get(name), reflected[name], ctx, report)
-            for name in names
-        ]
-        built = [b for b in await asyncio.gather(*plans) if b is not None]
+        plans = [p for p in (_plan_entity(n, fragments[n], nodes.get(n), reflected[n])
+                             for n in names) if p is not None]
+        summaries = await _summaries("entity", plans, ctx, report)
+        built = [_entity_props(p, next(summaries), ctx.options) if p.ordered else (p.key, None, [])
+                 for p in plans]
         await _write_entities(built, nodes, ctx, report)
     return report
 
 
-async def _plan_entity(
+async def _summaries(
+    kind: str, plans: list[_Plan], ctx: MergeContext, report: MergeReport
+) -> Iterator[str]:
+    """The merged description of every plan that keeps fragments, in order (shared calls)."""
+    def label(key: Any) -> str:
+        return key if kind == "entity" else f"{key[0]} - {key[1]}"
+
+    texts = await summarize_many(
+        [SummaryRequest(kind, label(p.key), p.descriptions) for p in plans if p.ordered],
+        llm=ctx.llm, options=ctx.options.summary)
+    report.llm_summaries += sum(used for _, used in texts)
+    return iter(text for text, _ in texts)
+
+
+@dataclass
+class _Plan:
+    """What a key's merge will write, once its descriptions are summarised.
+
+    ``ordered`` is empty when the key lost every fragment (its node or edge goes).
+    """
+
+    key: Any  # an entity name or a relation's sorted pair
+    ordered: list[Any]
+    descriptions: list[str]
+    current: dict[str, Any] | None
+    entity_type: str = ""
+    keywords: str = ""
+    weight: float = 0.0
+    chunk_ids: list[str] = field(default_factory=list)
+
+
+def _plan_entity(
     name: str,
     fragments: list[EntityFragment],
     node: dict[str, Any] | None,
     reflected_entry: dict[str, Any] | None,
-    ctx: MergeContext,
-    report: MergeReport,
-) -> tuple[str, dict[str, Any] | None, list[str]] | None:
+) -> _Plan | None:
+    """None when the node already says what its fragments say."""
     if not fragments:
-        return (name, None, [])
+        return _Plan(name, [], [], node)
     reflected = reflected_entry.get("chunk_ids") if reflected_entry else None
     ordered = _ordered(fragments)
     descriptions = _descriptions(ordered, node, reflected)
@@ -201,24 +230,26 @@ async def _plan_entity(
         return None
     if descriptions is None:  # only the type changed (a manual type edit)
         descriptions = [str(node.get("description", ""))] if node else []
-    description, used_llm = await summarize_descriptions(
-        "entity", name, descriptions, llm=ctx.llm, options=ctx.options.summary
-    )
-    report.llm_summaries += used_llm
-    chunk_ids = _dedupe([f["chunk_id"] for f in ordered])
-    options = ctx.options
+    return _Plan(name, ordered, descriptions, node, entity_type=entity_type,
+                 chunk_ids=_dedupe([f["chunk_id"] for f in ordered]))
+
+
+def _entity_props(
+    plan: _Plan, description: str, options: MergeOptions
+) -> tuple[str, dict[str, Any] | None, list[str]]:
+    chunk_ids = plan.chunk_ids
     props = {
-        "entity_id": name,
-        "entity_type": entity_type,
+        "entity_id": plan.key,
+        "entity_type": plan.entity_type,
         "description": description,
         "source_id": GRAPH_FIELD_SEP.join(
             _limit(chunk_ids, options.max_source_ids_per_entity, options.source_ids_limit_method)
         ),
-        "file_path": _file_paths([f.get("file_path", "") for f in ordered], options),
-        "created_at": (node or {}).get("created_at") or now_unix(),
+        "file_path": _file_paths([f.get("file_path", "") for f in plan.ordered], options),
+        "created_at": (plan.current or {}).get("created_at") or now_unix(),
         "truncate": "",
     }
-    return (name, props, chunk_ids)
+    return (plan.key, props, chunk_ids)
 
 
 async def _write_entities(
@@ -300,24 +331,24 @@ async def merge_relations(pairs: Sequence[tuple[str, str]], ctx: MergeContext) -
         edges = await stores.graph.get_edges(pairs)
         rkeys = [relation_key(*p) for p in pairs]
         reflected = dict(zip(pairs, await stores.relation_chunks.get_by_ids(rkeys), strict=True))
-        plans = [
-            _plan_relation(p, fragments[p], edges.get(p), reflected[p], ctx, report) for p in pairs
-        ]
-        built = [b for b in await asyncio.gather(*plans) if b is not None]
+        plans = [p for p in (_plan_relation(pair, fragments[pair], edges.get(pair),
+                                            reflected[pair]) for pair in pairs) if p is not None]
+        summaries = await _summaries("relation", plans, ctx, report)
+        built = [_relation_props(p, next(summaries), ctx.options) if p.ordered
+                 else (p.key, None, []) for p in plans]
         await _write_relations(built, edges, ctx, report)
     return report
 
 
-async def _plan_relation(
+def _plan_relation(
     pair: tuple[str, str],
     fragments: list[RelationFragment],
     edge: dict[str, Any] | None,
     reflected_entry: dict[str, Any] | None,
-    ctx: MergeContext,
-    report: MergeReport,
-) -> tuple[tuple[str, str], dict[str, Any] | None, list[str]] | None:
+) -> _Plan | None:
+    """None when the edge already says what its fragments say."""
     if not fragments:
-        return (pair, None, [])
+        return _Plan(pair, [], [], edge)
     reflected = reflected_entry.get("chunk_ids") if reflected_entry else None
     ordered = _ordered(fragments)
     chunk_ids = _dedupe([f["chunk_id"] for f in ordered])
@@ -328,24 +359,26 @@ async def _plan_relation(
         return None
     if descriptions is None:  # only keywords or weight changed (a manual edit)
         descriptions = [str(edge.get("description", ""))] if edge else []
-    description, used_llm = await summarize_descriptions(
-        "relation", f"{pair[0]} - {pair[1]}", descriptions, llm=ctx.llm,
-        options=ctx.options.summary,
-    )
-    report.llm_summaries += used_llm
-    options = ctx.options
+    return _Plan(pair, ordered, descriptions, edge, keywords=keywords, weight=weight,
+                 chunk_ids=chunk_ids)
+
+
+def _relation_props(
+    plan: _Plan, description: str, options: MergeOptions
+) -> tuple[tuple[str, str], dict[str, Any] | None, list[str]]:
     props = {
-        "weight": weight,
+        "weight": plan.weight,
         "description": description,
-        "keywords": keywords,
+        "keywords": plan.keywords,
         "source_id": GRAPH_FIELD_SEP.join(
-            _limit(chunk_ids, options.max_source_ids_per_relation, options.source_ids_limit_method)
+            _limit(plan.chunk_ids, options.max_source_ids_per_relation,
+                   options.source_ids_limit_method)
         ),
-        "file_path": _file_paths([f.get("file_path", "") for f in ordered], options),
-        "created_at": (edge or {}).get("created_at") or now_unix(),
+        "file_path": _file_paths([f.get("file_path", "") for f in plan.ordered], options),
+        "created_at": (plan.current or {}).get("created_at") or now_unix(),
         "truncate": "",
     }
-    return (pair, props, chunk_ids)
+    return (plan.key, props, plan.chunk_ids)
 
 
 async def _write_relations(

@@ -1,12 +1,25 @@
-"""Description summarisation with LightRAG's thresholds (contract §9.2, step 5)."""
+"""Description summarisation with LightRAG's thresholds (contract §9.2, step 5).
+
+LightRAG asks the LLM once per entity or relation that needs a summary. A merge round here
+asks once per *group* of keys (:func:`summarize_many`): up to ``summary_batch_size`` keys of
+one kind whose descriptions fit ``summary_context_size`` tokens together, answered as one
+JSON object. A key the answer lacks is summarised alone, so nothing is lost to a short
+answer; a key too large for a shared prompt takes the single-key path (with its map-reduce).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from dataclasses import dataclass
+
+import json_repair
 
 from lambdarag import prompts, tokenizer
 from lambdarag.llm_cache import CachedLLM
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -16,7 +29,109 @@ class SummaryOptions:
     summary_max_tokens: int = 1200
     summary_length_recommended: int = 600
     summary_context_size: int = 12000
+    summary_batch_size: int = 8  # keys per LLM call in a merge round; 1 = LightRAG's one each
     use_cache: bool = True
+
+
+@dataclass(frozen=True)
+class SummaryRequest:
+    kind: str  # "entity" or "relation"
+    name: str
+    descriptions: list[str]
+
+
+def needs_llm(descriptions: list[str], options: SummaryOptions) -> bool:
+    """Whether merging ``descriptions`` takes an LLM summary (LightRAG's thresholds)."""
+    if len(descriptions) < 2:
+        return False
+    total = sum(tokenizer.count_tokens(d) for d in descriptions)
+    return len(descriptions) >= options.force_llm_summary_on_merge or (
+        total >= options.summary_max_tokens)
+
+
+async def summarize_many(
+    requests: list[SummaryRequest], *, llm: CachedLLM, options: SummaryOptions
+) -> list[tuple[str, bool]]:
+    """:func:`summarize_descriptions` for several keys; those needing the LLM share calls.
+
+    Returns (text, whether an LLM was called) per request, in order.
+    """
+    results: list[tuple[str, bool] | None] = [None] * len(requests)
+    shared: dict[str, list[int]] = {}
+    alone: list[int] = []
+    for i, request in enumerate(requests):
+        if not needs_llm(request.descriptions, options):
+            results[i] = (prompts.GRAPH_FIELD_SEP.join(request.descriptions) or "", False)
+        elif options.summary_batch_size > 1 and _tokens(request) <= options.summary_context_size // 2:
+            shared.setdefault(request.kind, []).append(i)
+        else:
+            alone.append(i)
+    groups = [group for indexes in shared.values()
+              for group in _groups([requests[i] for i in indexes], indexes, options)]
+    answers = await asyncio.gather(*(_summarize_group(group, requests, llm, options)
+                                     for group in groups))
+    for found in answers:
+        for i, text in found.items():
+            results[i] = (text, True)
+    alone += [i for indexes in shared.values() for i in indexes if results[i] is None]
+    singles = await asyncio.gather(*(
+        summarize_descriptions(requests[i].kind, requests[i].name, requests[i].descriptions,
+                               llm=llm, options=options) for i in alone))
+    for i, single in zip(alone, singles, strict=True):
+        results[i] = single
+    return [r if r is not None else ("", False) for r in results]
+
+
+def _tokens(request: SummaryRequest) -> int:
+    return sum(tokenizer.count_tokens(d) for d in request.descriptions)
+
+
+def _groups(
+    batch: list[SummaryRequest], indexes: list[int], options: SummaryOptions
+) -> list[list[int]]:
+    """Consecutive groups of at most ``summary_batch_size`` keys within the context size."""
+    groups: list[list[int]] = []
+    current: list[int] = []
+    tokens = 0
+    for request, i in zip(batch, indexes, strict=True):
+        size = _tokens(request)
+        if current and (len(current) >= options.summary_batch_size
+                        or tokens + size > options.summary_context_size):
+            groups.append(current)
+            current, tokens = [], 0
+        current.append(i)
+        tokens += size
+    if current:
+        groups.append(current)
+    return groups
+
+
+async def _summarize_group(
+    group: list[int], requests: list[SummaryRequest], llm: CachedLLM, options: SummaryOptions
+) -> dict[int, str]:
+    """One call for the keys of ``group``; the summaries it gave, by request index."""
+    if len(group) == 1:
+        request = requests[group[0]]
+        return {group[0]: await _summarize_once(request.kind, request.name,
+                                                request.descriptions, llm, options)}
+    lines = [json.dumps({"name": requests[i].name, "Description": d}, ensure_ascii=False)
+             for i in group for d in requests[i].descriptions]
+    prompt = prompts.SUMMARIZE_MANY.format(
+        description_type=requests[group[0]].kind, language=options.language,
+        summary_length=options.summary_length_recommended, description_list="\n".join(lines))
+    text, _ = await llm.complete(prompt, cache_type="summary", use_cache=options.use_cache)
+    answer = json_repair.loads(text) if text.strip() else {}
+    if not isinstance(answer, dict):
+        answer = {}
+    found = {}
+    for i in group:
+        summary = answer.get(requests[i].name)
+        if isinstance(summary, str) and summary.strip():
+            found[i] = summary.strip()
+    if len(found) < len(group):
+        logger.info("a shared summary answered %d of %d keys; the rest go alone",
+                    len(found), len(group))
+    return found
 
 
 async def summarize_descriptions(
