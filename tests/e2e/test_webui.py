@@ -22,6 +22,7 @@ from tests.functional.corpus import CORPUS, wait_for
 
 pytestmark = pytest.mark.timeout(180)
 PASSWORD = "correct-horse-battery"
+API_KEY = "webui-test-key-" + "k" * 24
 TIMEOUT = 30_000  # ms: how long an expectation waits for the UI
 
 
@@ -32,12 +33,18 @@ def browser():  # noqa: ANN201 - playwright's Browser
         yield launched
 
 
+def running(tmp_path_factory: pytest.TempPathFactory, fake: FakeLLMServer, name: str,
+            **overrides: object) -> Iterator[str]:
+    """A server of its own (fake LLM, embedded storage) for a module's tests."""
+    settings = fake_settings(tmp_path_factory.mktemp(name), fake, **overrides)
+    with serve(create_app(settings)) as base:
+        yield base
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory,
            fake_llm_session: FakeLLMServer) -> Iterator[str]:
-    settings = fake_settings(tmp_path_factory.mktemp("webui"), fake_llm_session)
-    with serve(create_app(settings)) as base:
-        yield base
+    yield from running(tmp_path_factory, fake_llm_session, "webui")
 
 
 def index(base: str, workspace: str, docs: dict[str, str]) -> None:
@@ -228,9 +235,13 @@ def test_streamed_answer_whose_reference_opens_the_chunk(browser, server: str) -
     # the "retrieved" view: what the answer was built from
     page.get_by_role("button", name="Show what was retrieved").click()
     retrieved = page.get_by_role("dialog", name=re.compile("^Retrieved for"))
-    expect(retrieved.get_by_role("table", name="Entities")).to_contain_text("Acme Corp", timeout=TIMEOUT)
+    entities = retrieved.get_by_role("table", name="Entities")
+    expect(entities).to_contain_text("Acme Corp", timeout=TIMEOUT)
+    expect(entities.get_by_role("cell", name=re.compile(r"^rank \d+$")).first).to_be_visible()
     retrieved.get_by_role("button", name=re.compile(r"^Chunks \(\d+\)")).click()
-    expect(retrieved.get_by_role("table", name="Chunks")).to_contain_text("acme.txt")
+    chunks = retrieved.get_by_role("table", name="Chunks")
+    expect(chunks).to_contain_text("acme.txt")
+    expect(chunks.get_by_role("cell", name=re.compile(r"^score \d\.\d{3}$")).first).to_be_visible()
     retrieved.get_by_role("button", name="Close").click()
     # the conversation is kept in the browser
     page.reload()
@@ -300,11 +311,9 @@ def test_chinese_and_dark_theme(browser, server: str) -> None:  # noqa: ANN001
 @pytest.fixture(scope="module")
 def auth_server(tmp_path_factory: pytest.TempPathFactory,
                 fake_llm_session: FakeLLMServer) -> Iterator[str]:
-    settings = fake_settings(tmp_path_factory.mktemp("webui-auth"), fake_llm_session,
-                             auth_accounts=f"alice:{PASSWORD}", token_secret="t" * 48,
-                             whitelist_paths="/health")
-    with serve(create_app(settings)) as base:
-        yield base
+    yield from running(tmp_path_factory, fake_llm_session, "webui-auth",
+                       auth_accounts=f"alice:{PASSWORD}", token_secret="t" * 48,
+                       whitelist_paths="/health")
 
 
 def test_login_with_auth_on(browser, auth_server: str) -> None:  # noqa: ANN001
@@ -330,4 +339,26 @@ def test_login_with_auth_on(browser, auth_server: str) -> None:  # noqa: ANN001
     page.evaluate("localStorage.setItem('lambdarag.token', 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSIsInJvbGUiOiJ1c2VyIn0.bad')")
     page.reload()
     expect(page.get_by_role("form", name="Log in to LambdaRAG")).to_be_visible(timeout=TIMEOUT)
+    done(page)
+
+
+@pytest.fixture(scope="module")
+def key_server(tmp_path_factory: pytest.TempPathFactory,
+               fake_llm_session: FakeLLMServer) -> Iterator[str]:
+    yield from running(tmp_path_factory, fake_llm_session, "webui-key", lightrag_api_key=API_KEY)
+
+
+def test_api_key_is_asked_for_and_sent(browser, key_server: str) -> None:  # noqa: ANN001
+    page = open_page(browser, key_server, "")
+    form = page.get_by_role("form", name="API key required")
+    expect(form).to_be_visible(timeout=TIMEOUT)
+    expect(form.get_by_role("alert")).to_have_text("API Key required")
+    form.get_by_label("API key").fill("wrong-key")
+    form.get_by_role("button", name="Use this key").click()
+    expect(form.get_by_role("alert")).to_have_text("Invalid API Key", timeout=TIMEOUT)
+    form.get_by_label("API key").fill(API_KEY)
+    form.get_by_role("button", name="Use this key").click()
+    expect(page.get_by_role("table", name="Documents")).to_contain_text("No documents", timeout=TIMEOUT)
+    page.get_by_role("button", name="Forget API key").click()
+    expect(page.get_by_role("form", name="API key required")).to_be_visible()
     done(page)

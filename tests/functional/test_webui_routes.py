@@ -188,3 +188,17 @@ def test_docs_oauth_redirect_and_unknown_assets(open_client: TestClient) -> None
 def test_build_info_is_valid_json() -> None:
     info = json.loads((WEBUI_DIR / "build-info.json").read_text())
     assert set(info) == {"source_sha256", "rebuild"}
+
+
+def test_query_data_gives_scores_when_asked(indexed: TestClient) -> None:
+    # GIVEN an indexed corpus WHEN the retrieved view asks /query/data for scores
+    body = {"query": "Who founded Acme Corp?", "mode": "mix"}
+    plain = indexed.post("/query/data", json=body).json()["data"]
+    scored = indexed.post("/query/data", json={**body, "include_scores": True}).json()["data"]
+    # THEN entities and relations carry their rank, vector-found chunks their score
+    assert not any("rank" in e for e in plain["entities"])  # LightRAG's shape by default
+    assert scored["entities"] and all(isinstance(e["rank"], int) for e in scored["entities"])
+    assert all(isinstance(r["rank"], int) for r in scored["relationships"])
+    assert any(isinstance(c.get("score"), float) for c in scored["chunks"])
+    assert [e["entity_name"] for e in scored["entities"]] == [
+        e["entity_name"] for e in plain["entities"]]

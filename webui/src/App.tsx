@@ -3,7 +3,7 @@ import type { Api } from "./api";
 import { ApiContext } from "./context";
 import { Tabs, type TabId } from "./components/Tabs";
 import { Header } from "./components/Header";
-import { Login } from "./components/Login";
+import { ApiKeyForm, Login } from "./components/Login";
 import { Notes } from "./components/Notes";
 import { Lazy } from "./components/Lazy";
 import { DocumentsTab } from "./documents/DocumentsTab";
@@ -30,6 +30,7 @@ export function App({ api }: { api: Api }) {
   const session = api.session;
   const [status, setStatus] = useState<AuthStatus | null>(null);
   const [loginMessage, setLoginMessage] = useState<string>("");
+  const [keyMessage, setKeyMessage] = useState<string>("");
   const [, setVersion] = useState(0);
   const [tab, setTab] = useState<TabId>(tabFromHash());
   const [, setLanguage] = useState(0);
@@ -47,6 +48,10 @@ export function App({ api }: { api: Api }) {
       if (s.webui_title) document.title = s.webui_title;
       setStatus(s);
     }, notifyError);
+    session.onApiKeyNeeded = (message) => {
+      if (session.apiKey) session.setApiKey(null);
+      setKeyMessage(message);
+    };
     session.onUnauthorized = (message) => {
       if (!session.token) return;
       session.setToken(null);
@@ -69,11 +74,13 @@ export function App({ api }: { api: Api }) {
 
   return (
     <ApiContext.Provider value={api}>
-      <Header status={status} onLogout={logout} onLanguage={() => setLanguage((v) => v + 1)} />
+      <Header status={status} onLogout={logout} onForgetKey={() => { session.setApiKey(null); setKeyMessage(t("auth.keyForgotten")); }} onLanguage={() => setLanguage((v) => v + 1)} />
       {needsLogin ? (
         <Login message={loginMessage} title={status.webui_title || "LambdaRAG"} onLoggedIn={() => setLoginMessage("")} />
+      ) : keyMessage ? (
+        <ApiKeyForm message={keyMessage} onSaved={() => setKeyMessage("")} />
       ) : (
-        <Tabs tabs={TABS} active={tab} onChoose={choose} key={session.workspace}>
+        <Tabs tabs={TABS} active={tab} onChoose={choose} key={`${session.workspace}|${session.apiKey ?? ""}`}>
           {(id) => {
             if (id === "documents") return <DocumentsTab />;
             if (id === "graph") return <Lazy load={() => import("./graph/GraphTab").then((m) => m.GraphTab)} props={{}} />;

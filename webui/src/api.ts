@@ -4,6 +4,10 @@
 export const WORKSPACE_HEADER = "LIGHTRAG-WORKSPACE";
 const TOKEN_KEY = "lambdarag.token";
 const WORKSPACE_KEY = "lambdarag.workspace";
+const API_KEY_KEY = "lambdarag.apiKey";
+export const API_KEY_HEADER = "X-API-Key";
+/** The server's 403 messages when LIGHTRAG_API_KEY is set and the key is missing or wrong. */
+export const API_KEY_MESSAGES = ["API Key required", "Invalid API Key", "API Key required or login authentication required."];
 
 export class ApiError extends Error {
   constructor(public status: number, message: string) {
@@ -18,12 +22,15 @@ type Listener = () => void;
 export class Session {
   token: string | null;
   workspace: string;
+  apiKey: string | null;
   private listeners = new Set<Listener>();
   onUnauthorized: ((message: string) => void) | null = null;
+  onApiKeyNeeded: ((message: string) => void) | null = null;
 
   constructor(private storage: Pick<Storage, "getItem" | "setItem" | "removeItem"> | null) {
     this.token = storage?.getItem(TOKEN_KEY) ?? null;
     this.workspace = storage?.getItem(WORKSPACE_KEY) ?? "";
+    this.apiKey = storage?.getItem(API_KEY_KEY) ?? null;
   }
 
   subscribe(listener: Listener): () => void {
@@ -42,6 +49,19 @@ export class Session {
     this.changed();
   }
 
+  setApiKey(key: string | null): void {
+    this.apiKey = key;
+    if (key) this.storage?.setItem(API_KEY_KEY, key);
+    else this.storage?.removeItem(API_KEY_KEY);
+    this.changed();
+  }
+
+  /** Tells the app that the server refused the call for its credentials. */
+  refused(status: number, message: string): void {
+    if (status === 401) this.onUnauthorized?.(message);
+    if (status === 403 && API_KEY_MESSAGES.includes(message)) this.onApiKeyNeeded?.(message);
+  }
+
   setWorkspace(name: string): void {
     this.workspace = name;
     if (name) this.storage?.setItem(WORKSPACE_KEY, name);
@@ -52,6 +72,7 @@ export class Session {
   headers(extra: Record<string, string> = {}): Record<string, string> {
     const headers: Record<string, string> = { ...extra };
     if (this.token) headers.Authorization = `Bearer ${this.token}`;
+    if (this.apiKey) headers[API_KEY_HEADER] = this.apiKey;
     if (this.workspace) headers[WORKSPACE_HEADER] = this.workspace;
     return headers;
   }
@@ -143,7 +164,7 @@ export class Api {
     this.renew(response.headers.get("X-New-Token"));
     if (!response.ok) {
       const message = describeError(response.status, response.statusText, await response.text());
-      if (response.status === 401) this.session.onUnauthorized?.(message);
+      this.session.refused(response.status, message);
       throw new ApiError(response.status, message);
     }
     return response;
@@ -173,7 +194,7 @@ export class Api {
           resolve(JSON.parse(xhr.responseText));
         } else {
           const message = describeError(xhr.status, xhr.statusText, xhr.responseText);
-          if (xhr.status === 401) this.session.onUnauthorized?.(message);
+          this.session.refused(xhr.status, message);
           reject(new ApiError(xhr.status, message));
         }
       };

@@ -50,6 +50,22 @@ describe("Session", () => {
     again.setToken(null);
     expect(new Session(storage).headers()).toEqual({});
   });
+  it("sends an API key once given, and asks for one when the server refuses it", () => {
+    const session = new Session(memory());
+    const asked: string[] = [];
+    const unauthorized: string[] = [];
+    session.onApiKeyNeeded = (m) => asked.push(m);
+    session.onUnauthorized = (m) => unauthorized.push(m);
+    session.refused(403, "API Key required");
+    session.refused(403, "Access to workspace 'x' is not allowed");
+    session.refused(401, "Token expired");
+    expect(asked).toEqual(["API Key required"]);
+    expect(unauthorized).toEqual(["Token expired"]);
+    session.setApiKey("k-123");
+    expect(session.headers()["X-API-Key"]).toBe("k-123");
+    session.setApiKey(null);
+    expect(session.headers()).toEqual({});
+  });
   it("tells listeners about changes", () => {
     const session = new Session(memory());
     let calls = 0;

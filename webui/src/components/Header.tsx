@@ -80,7 +80,7 @@ function WorkspaceSwitcher() {
   );
 }
 
-export function Header(props: { status: AuthStatus; onLogout: () => void; onLanguage: () => void }) {
+export function Header(props: { status: AuthStatus; onLogout: () => void; onForgetKey: () => void; onLanguage: () => void }) {
   const api = useApi();
   const [theme, setThemeState] = useState(currentTheme());
   const claims = api.session.claims();
@@ -111,7 +111,8 @@ export function Header(props: { status: AuthStatus; onLogout: () => void; onLang
             <span class="user">{t("auth.signedInAs", { name: claims?.sub ?? "" })}</span>
             <button type="button" onClick={props.onLogout}>{t("auth.logout")}</button>
           </>
-        ) : <span class="muted small" title={t("auth.guestHint")}>{t("auth.guest")}</span>}
+        ) : api.session.apiKey ? <button type="button" onClick={props.onForgetKey}>{t("auth.keyForget")}</button>
+          : <span class="muted small" title={t("auth.guestHint")}>{t("auth.guest")}</span>}
       </div>
     </header>
   );

@@ -35,3 +35,25 @@ export function Login(props: { message: string; title: string; onLoggedIn: () =>
     </main>
   );
 }
+
+/** With LIGHTRAG_API_KEY set (and no accounts) every call needs the key: ask for it once. */
+export function ApiKeyForm(props: { message: string; onSaved: () => void }) {
+  const api = useApi();
+  return (
+    <main class="login">
+      <form class="card stack" aria-labelledby="key-title" onSubmit={(e) => {
+        e.preventDefault();
+        const key = String(new FormData(e.currentTarget as HTMLFormElement).get("key") ?? "").trim();
+        if (!key) return;
+        api.session.setApiKey(key);
+        props.onSaved();
+      }}>
+        <h1 id="key-title">{t("auth.keyTitle")}</h1>
+        <p class="muted">{t("auth.keyHelp")}</p>
+        {props.message && <p role="alert" class="error-text">{props.message}</p>}
+        <label>{t("auth.key")}<input name="key" type="password" autoComplete="off" required /></label>
+        <button type="submit" class="primary">{t("auth.keySave")}</button>
+      </form>
+    </main>
+  );
+}

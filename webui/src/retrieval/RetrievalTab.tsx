@@ -87,7 +87,7 @@ export function RetrievalTab() {
     if (!query) return;
     setRetrieved({ query, data: null });
     try {
-      const data = await api.json<QueryData>("query/data", { json: queryBody(query, { ...params, stream: false }, []) });
+      const data = await api.json<QueryData>("query/data", { json: { ...queryBody(query, { ...params, stream: false }, []), include_scores: true } });
       setRetrieved({ query, data });
     } catch (exc) {
       setRetrieved({ query, data: null, error: (exc as Error).message });

@@ -99,6 +99,10 @@ class QueryRequest(BaseModel):
     include_references: bool | None = True
     include_chunk_content: bool | None = False
     include_progress: bool | None = False
+    include_scores: bool | None = Field(
+        False, description="/query/data only (a LambdaRAG addition): also give each entity and "
+        "relation its `rank` (graph degree) and each chunk found by vector search its `score` "
+        "(cosine similarity), as the web UI's retrieved view shows them.")
     stream: bool | None = None
 
     @field_validator("hl_keywords", "ll_keywords")

@@ -255,9 +255,19 @@ RELATION_FIELDS = ("src_id", "tgt_id", "description", "keywords", "weight", "sou
 CHUNK_FIELDS = ("reference_id", "content", "file_path", "chunk_id")
 
 
+SCORE_FIELDS = ("rank", "score")  # with include_scores (LambdaRAG addition)
+
+
 def _chunk_row(chunk: dict[str, Any]) -> dict[str, Any]:
     """A chunk as /query/data shows it, with its pages, slides or sheets when it has them."""
     return {**{k: chunk.get(k) for k in CHUNK_FIELDS}, **chunk_meta(chunk)}
+
+
+def _row(item: dict[str, Any], fields: tuple[str, ...], scores: bool) -> dict[str, Any]:
+    row = {k: item.get(k) for k in fields}
+    if scores:
+        row.update({k: item[k] for k in SCORE_FIELDS if k in item})
+    return row
 
 
 @router.post(
@@ -289,10 +299,11 @@ async def query_data(request: Request, ws: WorkspaceDep) -> JSONResponse:
     if found is None:
         message = "No relevant document chunks found." if param.mode == "naive" else "Query returned no results"
         return JSONResponse(_failure(message, failure_reason="no_results", mode=param.mode))
+    scores = bool(body.include_scores)
     data = {
-        "entities": [{k: e.get(k) for k in ENTITY_FIELDS} for e in found.entities],
-        "relationships": [{k: r.get(k) for k in RELATION_FIELDS} for r in found.relations],
-        "chunks": [_chunk_row(c) for c in found.chunks],
+        "entities": [_row(e, ENTITY_FIELDS, scores) for e in found.entities],
+        "relationships": [_row(r, RELATION_FIELDS, scores) for r in found.relations],
+        "chunks": [{**_chunk_row(c), **_row(c, (), scores)} for c in found.chunks],
         "references": found.references,
     }
     metadata["keywords"] = {"high_level": found.high_level_keywords, "low_level": found.low_level_keywords}
