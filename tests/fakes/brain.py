@@ -246,8 +246,8 @@ def summarize_many(prompt: str) -> str:
             record = json.loads(line)
         except json.JSONDecodeError:
             continue
-        first = _first_sentence(str(record.get("Description", "")))
-        firsts.setdefault(str(record.get("name", "unknown")), []).append(first)
+        found = firsts.setdefault(str(record.get("name", "unknown")), [])
+        found += [_first_sentence(str(d)) for d in record.get("descriptions", [])]
     return json.dumps({
         name: (f"{name} (summary): " + " ".join(dict.fromkeys(f for f in found if f)))[
             :_SUMMARY_LIMIT]

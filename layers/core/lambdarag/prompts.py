@@ -90,12 +90,12 @@ summary. Answer with the summary text only.
 ---Summary---
 """
 
-# Several keys per call (merge rounds): one JSON object per line, {"name", "Description"}.
+# Several keys per call (merge rounds): one JSON object per key, {"name", "descriptions"}.
 SUMMARIZE_MANY = """---Role---
 You merge descriptions: several descriptions of each {description_type} below into one.
 
 ---Task---
-Each line below is a JSON object with a "name" and one of its descriptions. For every name,
+Each line below is a JSON object with a "name" and its "descriptions". For every name,
 write a single third-person summary in {language} of at most about {summary_length} tokens
 that keeps every distinct fact and resolves contradictions by stating both. If descriptions
 clearly concern different things that share a name, keep them apart in its summary. Answer

@@ -88,14 +88,14 @@ async def extract_chunk(
 
 
 def recap(result: ExtractionResult) -> str:
-    """What a pass found, as the next pass is shown it: its records without descriptions.
+    """What a pass found, as the next pass is shown it: names, types and pairs only.
 
     Gleaning needs to know which entities and relations are already there, not how they
     were described; the descriptions are most of an answer's length.
     """
     d = prompts.TUPLE_DELIMITER
     lines = [f"entity{d}{e.name}{d}{e.type}" for e in result.entities]
-    lines += [f"relation{d}{r.source}{d}{r.target}{d}{r.keywords}" for r in result.relations]
+    lines += [f"relation{d}{r.source}{d}{r.target}" for r in result.relations]
     return "\n".join([*lines, prompts.COMPLETION_DELIMITER])
 
 

@@ -114,8 +114,8 @@ async def _summarize_group(
         request = requests[group[0]]
         return {group[0]: await _summarize_once(request.kind, request.name,
                                                 request.descriptions, llm, options)}
-    lines = [json.dumps({"name": requests[i].name, "Description": d}, ensure_ascii=False)
-             for i in group for d in requests[i].descriptions]
+    lines = [json.dumps({"name": requests[i].name, "descriptions": requests[i].descriptions},
+                        ensure_ascii=False) for i in group]
     prompt = prompts.SUMMARIZE_MANY.format(
         description_type=requests[group[0]].kind, language=options.language,
         summary_length=options.summary_length_recommended, description_list="\n".join(lines))
