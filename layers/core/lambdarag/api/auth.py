@@ -26,7 +26,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-import jwt
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.types import Scope
@@ -152,10 +151,14 @@ class Tokens:
         }
         if workspaces is not None:
             claims["workspaces"] = list(workspaces)
+        import jwt  # PyJWT (and its crypto backends) only once a token is made or read
+
         return jwt.encode(claims, self.settings.jwt_secret, algorithm=self.settings.jwt_algorithm)
 
     def decode(self, token: str) -> dict[str, Any]:
         """The claims of a valid token; 401 ``Token expired`` or ``Invalid token`` otherwise."""
+        import jwt
+
         try:
             claims = jwt.decode(token, self.settings.jwt_secret,
                                 algorithms=[self.settings.jwt_algorithm],

@@ -14,8 +14,6 @@ import json
 import logging
 from dataclasses import dataclass
 
-import json_repair
-
 from lambdarag import prompts, tokenizer
 from lambdarag.llm_cache import CachedLLM
 
@@ -120,6 +118,8 @@ async def _summarize_group(
         description_type=requests[group[0]].kind, language=options.language,
         summary_length=options.summary_length_recommended, description_list="\n".join(lines))
     text, _ = await llm.complete(prompt, cache_type="summary", use_cache=options.use_cache)
+    import json_repair  # only when an LLM answer must be parsed
+
     answer = json_repair.loads(text) if text.strip() else {}
     if not isinstance(answer, dict):
         answer = {}

@@ -21,10 +21,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from lambdarag.llm.base import EmbeddingBinding
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _Item = tuple[str, "asyncio.Future[np.ndarray]"]
 
@@ -60,6 +62,7 @@ class EmbeddingQueue(EmbeddingBinding):
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
+        import numpy as np
         if not texts:
             return np.empty((0, self.dim), dtype=np.float32)
         loop = asyncio.get_running_loop()

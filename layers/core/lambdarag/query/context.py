@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from lambdarag import prompts, tokenizer
 from lambdarag.indexing.chunking import CHUNK_META_KEYS
@@ -15,6 +13,9 @@ from lambdarag.query.param import QueryParam, Retrieval
 from lambdarag.query.retrieve import Budget, KGResult
 from lambdarag.utils import UNKNOWN_SOURCE
 from lambdarag.workspace import Workspace
+
+if TYPE_CHECKING:
+    import numpy as np
 
 TOKEN_MARGIN = 200
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import re
 
-import json_repair
-
 from lambdarag import prompts
 from lambdarag.query.param import QueryParam
 from lambdarag.utils import mdhash
@@ -23,6 +21,8 @@ def parse_keywords(text: str) -> tuple[list[str], list[str]]:
     if start >= 0 and end > start:
         cleaned = cleaned[start : end + 1]
     try:
+        import json_repair  # only when an LLM answer must be parsed
+
         data = json_repair.loads(cleaned)
     except (ValueError, RecursionError):
         return [], []

@@ -6,14 +6,15 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 from itertools import zip_longest
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from lambdarag import tokenizer
 from lambdarag.indexing.chunking import CHUNK_META_KEYS
 from lambdarag.storage.base import GRAPH_FIELD_SEP, sorted_pair
 from lambdarag.workspace import Workspace
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,7 @@ def _pick_by_weight(per_item: list[list[str]], counts: Counter[str], top: int) -
 async def _pick_by_vector(
     ws: Workspace, candidates: list[str], query_vector: np.ndarray, limit: int
 ) -> list[str]:
+    import numpy as np
     vectors = await ws.stores.chunks_vdb.get_vectors(candidates)
     scored = []
     q = query_vector / (np.linalg.norm(query_vector) or 1.0)

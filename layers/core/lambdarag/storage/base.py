@@ -16,9 +16,11 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+
 
 GRAPH_FIELD_SEP = "<SEP>"
 
@@ -451,6 +453,7 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
 
     Both vector adapters store and query unit vectors, so inner product is cosine.
     """
+    import numpy as np
     matrix = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
     return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
@@ -460,6 +463,7 @@ def upsert_matrix(namespace: str, dim: int, count: int, vectors: np.ndarray) -> 
     """``vectors`` as a ``count`` x ``dim`` array for :meth:`VectorStorage.upsert`.
 
     StorageError when the shape is wrong."""
+    import numpy as np
     matrix = np.asarray(vectors)
     if matrix.ndim != 2 or matrix.shape[0] != count:
         raise StorageError(

@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -464,6 +463,8 @@ async def generate(
 
 async def _embed(engine: Engine, texts: list[str], dimensions: int | None) -> list[list[float]]:
     """Vectors from the configured embedding binding, optionally truncated and renormalised."""
+    import numpy as np
+
     if not texts:
         return []
     rows = np.asarray(await engine.embedder.embed(texts), dtype=np.float64)

@@ -22,9 +22,8 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-import numpy as np
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -53,6 +52,9 @@ from lambdarag.config import Settings
 from lambdarag.engine import Engine
 from lambdarag.llm.base import LLMError
 from lambdarag.storage.base import StorageError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 logger = logging.getLogger(__name__)
 
@@ -529,6 +531,7 @@ def _embedding_texts(value: Any) -> list[str]:
 
 
 def _vector(row: np.ndarray, encoding: str) -> list[float] | str:
+    import numpy as np
     if encoding == "base64":
         return base64.b64encode(np.asarray(row, dtype="<f4").tobytes()).decode("ascii")
     return [float(x) for x in row]
