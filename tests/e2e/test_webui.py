@@ -104,13 +104,16 @@ def graph_of(page, name: str) -> None:  # noqa: ANN001
 def test_upload_reaches_processed_without_reload(browser, server: str, tmp_path: Path) -> None:  # noqa: ANN001
     page = open_page(browser, server, "e2e_upload")
     page.evaluate("window.__sameDocument = true")
-    files = []
-    for name, text in CORPUS.items():
-        path = tmp_path / name.replace(".txt", ".md")
-        path.write_text(f"# {name}\n\n{text}\n")
-        files.append(str(path))
-    # WHEN three files are chosen at once (as a drop does)
-    page.get_by_label("Choose files to upload").set_input_files(files)
+    files = {name.replace(".txt", ".md"): f"# {name}\n\n{text}\n" for name, text in CORPUS.items()}
+    # WHEN two files are dropped on the drop zone, and a third is chosen with the file picker
+    dropped = page.evaluate_handle("""(files) => { const data = new DataTransfer();
+        for (const [name, text] of files) data.items.add(new File([text], name, {type: 'text/markdown'}));
+        return data; }""", [[n, t] for n, t in files.items() if n != "jones.md"])
+    zone = page.get_by_role("button", name="Drop files here or click to upload")
+    zone.dispatch_event("dragover", {"dataTransfer": dropped})
+    zone.dispatch_event("drop", {"dataTransfer": dropped})
+    (tmp_path / "jones.md").write_text(files["jones.md"])
+    page.get_by_label("Choose files to upload").set_input_files(str(tmp_path / "jones.md"))
     # THEN each has its own progress bar, and each row reaches Processed with no reload
     expect(page.get_by_role("progressbar", name="Upload of acme.md")).to_be_visible()
     table = page.get_by_role("table", name="Documents")
@@ -143,6 +146,34 @@ def test_failed_document_shows_its_error_and_can_be_deleted(browser, server: str
     dialog.get_by_role("button", name="Delete").click()
     expect(page.get_by_text("No documents here yet")).to_be_visible(timeout=TIMEOUT)
     done(page)
+
+
+def test_delete_while_indexing_runs(browser, server: str, fake_llm_session: FakeLLMServer) -> None:  # noqa: ANN001
+    headers = {"LIGHTRAG-WORKSPACE": "e2e_busy"}
+    fake_llm_session.chat_delay = 2.5  # slow extraction: the pipeline stays busy for a while
+    try:
+        page = open_page(browser, server, "e2e_busy")
+        for name in ("slow.txt", "other.txt"):
+            reply = httpx.post(f"{server}/documents/text", headers=headers, json={
+                "text": f"Alice Smith wrote {name} in Berlin. Bob Jones read it in Rome.",
+                "file_source": name})
+            assert reply.status_code == 200
+        # THEN the pipeline panel shows the running job, live
+        pipeline = page.get_by_role("region", name="Pipeline")
+        expect(pipeline.get_by_text("Indexing", exact=True)).to_be_visible(timeout=TIMEOUT)
+        expect(pipeline.get_by_role("button", name="Cancel")).to_be_visible()
+        # WHEN a document is deleted while it is being indexed
+        row = page.get_by_role("row").filter(has_text="slow.txt")
+        expect(row).to_be_visible(timeout=TIMEOUT)
+        row.get_by_role("button", name="Delete slow.txt").click()
+        page.get_by_role("dialog", name="Delete documents").get_by_role("button", name="Delete").click()
+        # THEN it leaves the table and the other one still reaches Processed
+        expect(page.get_by_role("row").filter(has_text="slow.txt")).to_have_count(0, timeout=TIMEOUT)
+        other = page.get_by_role("row").filter(has_text="other.txt")
+        expect(other.get_by_text("Processed", exact=True)).to_be_visible(timeout=TIMEOUT)
+        done(page)
+    finally:
+        fake_llm_session.chat_delay = 0.0
 
 
 def test_search_draws_the_neighbourhood_and_edits_an_entity(browser, server: str) -> None:  # noqa: ANN001

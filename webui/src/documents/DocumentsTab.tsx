@@ -9,7 +9,7 @@ import { isActive, type Doc, type Page, type Pipeline, type SortField } from "./
 import { Uploader } from "./Uploader";
 
 const FAST_MS = 1500;
-const SLOW_MS = 8000;
+const SLOW_MS = 4000;
 const COLUMNS: { field: SortField | null; key: string }[] = [
   { field: "file_path", key: "docs.col.file" },
   { field: null, key: "docs.col.status" },
