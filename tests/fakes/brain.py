@@ -4,6 +4,12 @@ Pure functions only: the server turns a request into ``(system, messages)`` and 
 :func:`respond` or :func:`embed`. Which answer comes back depends on the section headings
 of ``lambdarag.prompts`` (``---Input Text---``, ``---Descriptions---``, ...), so a test
 that indexes a small text gets a small, predictable graph.
+
+The same brain answers LightRAG 1.5.x (for the side-by-side benchmark in ``bench/``): its
+extraction uses the same record format and delimiters and an ``---Input Text---`` fence;
+its gleaning is a follow-up turn after the extraction, its summaries carry a
+``<Type> Name: <name>`` line and a ``Description List:`` fence of JSON lines, and its
+keyword prompt ends with a ``User Query:`` line. Only these short markers are matched.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from lambdarag.prompts import COMPLETION_DELIMITER, TUPLE_DELIMITER
 
@@ -48,6 +55,11 @@ _SUMMARY_NAME = re.compile(r'descriptions of the [^"]*"(.+?)"(?=[,.\s])', re.DOT
 _REFERENCE_LINE = re.compile(r"^\[\d+\]")
 _CHAT_HISTORY = re.compile(r"<chat_history>\s*(.*?)\s*</chat_history>", re.DOTALL)
 _SUMMARY_LIMIT = 800
+_INPUT_HEADING = re.compile(r"^---Input Text---[ \t]*$", re.MULTILINE)
+_DESCRIPTION_LIST = "Description List:"
+_SUMMARY_MARKERS = ("---Descriptions by name---", "---Descriptions---", _DESCRIPTION_LIST)
+_NAME_LINE = re.compile(r"^\s*\w+ Name: (.+?)\s*$", re.MULTILINE)
+_USER_QUERY = re.compile(r"^User Query:(.*?)(?=^---|\Z)", re.MULTILINE | re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -78,27 +90,74 @@ class Relation:
 # --- dispatch -----------------------------------------------------------------------
 
 
+KINDS = ("extraction", "gleaning", "summary", "keywords", "answer", "task", "echo")
+
+
+def classify(system: str | None, messages: Sequence[dict[str, str]]) -> str:
+    """What a chat request asks for: one of :data:`KINDS`."""
+    last_user = _last_user(messages)
+    everything = "\n".join([system or "", *(m["content"] for m in messages)])
+    if "---Task: continue extraction---" in last_user or _is_follow_up_extraction(messages):
+        return "gleaning"
+    if _INPUT_HEADING.search(last_user):
+        return "extraction"
+    if system and "---Context---" in system:
+        return "answer"
+    if any(marker in everything for marker in _SUMMARY_MARKERS):
+        return "summary"
+    if "high_level_keywords" in everything:
+        return "keywords"
+    return "task" if chat_task(last_user) is not None else "echo"
+
+
 def respond(system: str | None, messages: Sequence[dict[str, str]]) -> str:
     """The answer to a chat request: extraction, gleaning, summary, keywords, RAG answer,
     a chat-client task (title, tags, follow-ups) or echo."""
-    last_user = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+    kind = classify(system, messages)
+    last_user = _last_user(messages)
     everything = "\n".join([system or "", *(m["content"] for m in messages)])
-    if "---Task: continue extraction---" in last_user:
-        return glean(_input_text(everything))
-    if "---Input Text---" in last_user:
+    if kind == "gleaning":
+        extraction_turn = next(
+            (m["content"] for m in messages
+             if m["role"] == "user" and _INPUT_HEADING.search(m["content"])),
+            everything,
+        )
+        return glean(_input_text(extraction_turn))
+    if kind == "extraction":
         return extract(_input_text(last_user))
-    if system and "---Context---" in system:
-        return answer(system)
-    if "---Descriptions by name---" in everything:
+    if kind == "answer":
+        return answer(system or "")
+    if kind == "summary" and "---Descriptions by name---" in everything:
         return summarize_many(everything)
-    if "---Descriptions---" in everything:
+    if kind == "summary":
         return summarize(everything)
-    if "high_level_keywords" in everything:
-        return keywords(section(everything, "---Query---"))
-    task = chat_task(last_user)
-    if task is not None:
-        return task
+    if kind == "keywords":
+        return keywords(section(everything, "---Query---") or _user_query(everything))
+    if kind == "task":
+        return chat_task(last_user) or ""
     return ("[system] " if system else "") + "Echo: " + last_user
+
+
+def _last_user(messages: Sequence[dict[str, str]]) -> str:
+    return next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+
+
+def _is_follow_up_extraction(messages: Sequence[dict[str, str]]) -> bool:
+    """A later user turn about extraction after an answered extraction turn (LightRAG's gleaning)."""
+    users = [i for i, m in enumerate(messages) if m["role"] == "user"]
+    if len(users) < 2 or _INPUT_HEADING.search(messages[users[-1]]["content"]):
+        return False
+    answered = any(m["role"] == "assistant" for m in messages[users[0] : users[-1]])
+    first = messages[users[0]]["content"]
+    return answered and bool(_INPUT_HEADING.search(first)) and (
+        "extract" in messages[users[-1]]["content"].lower()
+    )
+
+
+def _user_query(prompt: str) -> str:
+    """The query of a prompt that ends ``User Query: <query>`` (before ``---Output---``)."""
+    match = _USER_QUERY.search(prompt)
+    return match.group(1).strip() if match else ""
 
 
 def split_deltas(text: str, words_per_delta: int = 5) -> list[str]:
@@ -120,8 +179,9 @@ def section(prompt: str, heading: str) -> str:
 
 
 def _input_text(prompt: str) -> str:
-    start = prompt.find("---Input Text---")
-    fenced = _FENCED.search(prompt, start) if start >= 0 else None
+    """The fenced text after the ``---Input Text---`` heading line."""
+    heading = _INPUT_HEADING.search(prompt)
+    fenced = _FENCED.search(prompt, heading.end()) if heading else None
     return fenced.group(1).strip() if fenced else ""
 
 
@@ -227,13 +287,18 @@ def _record(*fields: str) -> str:
 
 
 def summarize(prompt: str) -> str:
-    """``"<name> (summary): "`` plus the first sentence of each distinct description."""
-    name_match = _SUMMARY_NAME.search(prompt)
+    """``"<name> (summary): "`` plus the first sentence of each distinct description.
+
+    The descriptions are the lines of ``---Descriptions---`` (LambdaRAG) or of the fence
+    after ``Description List:`` (LightRAG), the name in quotes or on a ``Name:`` line.
+    """
+    name_match = _SUMMARY_NAME.search(prompt) or _NAME_LINE.search(prompt)
     name = name_match.group(1) if name_match else "unknown"
-    firsts = [
-        _first_sentence(_description(line))
-        for line in section(prompt, "---Descriptions---").splitlines()
-    ]
+    listed = section(prompt, "---Descriptions---")
+    if not listed and _DESCRIPTION_LIST in prompt:
+        fenced = _FENCED.search(prompt, prompt.find(_DESCRIPTION_LIST))
+        listed = fenced.group(1) if fenced else ""
+    firsts = [_first_sentence(_description(line)) for line in listed.splitlines()]
     summary = f"{name} (summary): " + " ".join(dict.fromkeys(f for f in firsts if f))
     return summary[:_SUMMARY_LIMIT]
 
@@ -367,13 +432,26 @@ def embed(text: str, dim: int) -> list[float]:
     Texts that share words get similar vectors; the empty text gets a fixed unit vector.
     """
     vector = [0.0] * dim
-    tokens = re.findall(r"\w+", text.lower())
-    tokens += [m.name.lower() for s in sentences(text) for m in mentions(s) if " " in m.name]
-    for token in tokens:
-        digest = int(hashlib.md5(token.encode()).hexdigest(), 16)
+    for digest in token_digests(text):
         vector[digest % dim] += 1.0
         vector[(digest // dim) % dim] += 0.5
     norm = math.sqrt(sum(v * v for v in vector))
     if norm == 0:
         return [1.0] + [0.0] * (dim - 1)
     return [v / norm for v in vector]
+
+
+def token_digests(text: str) -> list[int]:
+    """What :func:`embed` hashes: each word and each lowercased multi-word name of ``text``.
+
+    Word ``digest`` adds 1.0 at ``digest % dim`` and 0.5 at ``(digest // dim) % dim``.
+    """
+    tokens = re.findall(r"\w+", text.lower())
+    tokens += [m.name.lower() for s in sentences(text) for m in mentions(s) if " " in m.name]
+    return [_digest(token) for token in tokens]
+
+
+@lru_cache(maxsize=65536)
+def _digest(token: str) -> int:
+    """The token's md5 as an integer (cached: a corpus repeats its words)."""
+    return int(hashlib.md5(token.encode()).hexdigest(), 16)

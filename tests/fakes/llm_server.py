@@ -31,6 +31,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tests.fakes.ledger import Call
 from tests.fakes.routes import FakeHTTPError, router
 
 logger = logging.getLogger(__name__)
@@ -62,6 +63,14 @@ class FakeLLMServer:
         Seconds to wait before answering each request.
     chat_delay:
         Extra seconds for chat/generate requests only (a slow LLM, fast embeddings).
+    embedding_delay:
+        Extra seconds for embedding requests only.
+    calls:
+        One :class:`~tests.fakes.ledger.Call` per request (kind, start, end, size), for
+        provider-side measurements; see :mod:`tests.fakes.ledger`.
+    keep_bodies:
+        Whether :attr:`requests` keeps each body (True); a long benchmark sets it False
+        and reads :attr:`calls` only.
     """
 
     def __init__(
@@ -77,11 +86,14 @@ class FakeLLMServer:
         self.api_key = api_key
         self.delay = 0.0
         self.chat_delay = 0.0
+        self.embedding_delay = 0.0
         self.host = host
         self.port = port
         self._lock = threading.Lock()
         self._faults: deque[Fault] = deque()
         self._requests: list[tuple[str, Any]] = []
+        self._calls: list[Call] = []
+        self.keep_bodies = True
         self._in_flight = 0
         self._max_concurrent = 0
         self._server: uvicorn.Server | None = None
@@ -98,13 +110,16 @@ class FakeLLMServer:
             self._faults.extend(Fault(status, retry_after) for _ in range(n))
 
     def reset(self) -> None:
-        """Forget requests, faults, delay and peak concurrency; restore dim and api_key."""
+        """Forget requests, calls, faults, delays and peak concurrency; restore dim and api_key."""
         with self._lock:
             self._faults.clear()
             self._requests.clear()
+            self._calls = [c for c in self._calls if c.ended is None]
             self._max_concurrent = self._in_flight
             self.delay = 0.0
             self.chat_delay = 0.0
+            self.embedding_delay = 0.0
+            self.keep_bodies = True
             self.dim, self.api_key = self._defaults
 
     @property
@@ -112,6 +127,12 @@ class FakeLLMServer:
         """``(path, json body)`` of every request so far, in arrival order."""
         with self._lock:
             return list(self._requests)
+
+    @property
+    def calls(self) -> list[Call]:
+        """Every request so far as a :class:`Call`, in arrival order (in-flight ones too)."""
+        with self._lock:
+            return list(self._calls)
 
     @property
     def max_concurrent(self) -> int:
@@ -132,22 +153,30 @@ class FakeLLMServer:
     def record(self, path: str, body: Any) -> Fault | None:
         """Log a request and return the fault it must get, if one is queued."""
         with self._lock:
-            self._requests.append((path, body))
+            self._requests.append((path, body if self.keep_bodies else None))
             return self._faults.popleft() if self._faults else None
 
-    def enter(self) -> None:
+    def enter(self, path: str = "") -> Call:
+        call = Call(path, time.monotonic())
         with self._lock:
             self._in_flight += 1
             self._max_concurrent = max(self._max_concurrent, self._in_flight)
+            self._calls.append(call)
+        return call
 
-    def leave(self) -> None:
+    def leave(self, call: Call | None = None) -> None:
         with self._lock:
             self._in_flight -= 1
+            if call is not None:
+                call.ended = time.monotonic()
 
     # --- lifecycle ------------------------------------------------------------------
 
     def start(self) -> FakeLLMServer:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY on accepted connections only for such
+        # sockets. Without it, every answer on a kept-alive connection waits ~40 ms for
+        # the client's delayed ACK (headers and body are two writes: Nagle holds the body).
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
@@ -199,21 +228,22 @@ class InFlightCounter:
             await self.app(scope, receive, send)
             return
         done = False
+        call = self.fake.enter(scope.get("path", ""))
+        scope.setdefault("state", {})["fake_call"] = call  # the route fills in kind and size
 
         async def counting_send(message: Message) -> None:
             nonlocal done
             is_last = message["type"] == "http.response.body" and not message.get("more_body")
             if is_last and not done:
                 done = True
-                self.fake.leave()  # before the client can see the end and send the next one
+                self.fake.leave(call)  # before the client can see the end and send the next one
             await send(message)
 
-        self.fake.enter()
         try:
             await self.app(scope, receive, counting_send)
         finally:
             if not done:
-                self.fake.leave()
+                self.fake.leave(call)
 
 
 def build_app(fake: FakeLLMServer) -> FastAPI:
@@ -236,8 +266,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=11500)
     parser.add_argument("--dim", type=int, default=DEFAULT_DIM)
     parser.add_argument("--api-key", default=None)
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds per request")
+    parser.add_argument("--chat-delay", type=float, default=0.0, help="extra seconds per chat call")
     args = parser.parse_args(argv)
     server = FakeLLMServer(dim=args.dim, api_key=args.api_key, host=args.host, port=args.port)
+    server.delay, server.chat_delay = args.delay, args.chat_delay
     print(f"fake LLM server on {server.url}")
     print(f"  openai:  LLM_BINDING_HOST={server.openai_url}")
     print(f"  ollama:  LLM_BINDING_HOST={server.url}  (lollms and azure_openai: the same)")

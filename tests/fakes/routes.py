@@ -1,23 +1,28 @@
 """Wire protocols of the fake LLM server: OpenAI, Azure OpenAI, Ollama and lollms.
 
 Every route first calls :func:`admit`, which records the request, applies an injected
-fault, checks the API key and waits ``fake.delay``; the answer text comes from the brain.
+fault, checks the API key and waits ``fake.delay`` (plus ``chat_delay`` or
+``embedding_delay``); the answer text comes from the brain. Chat and embedding routes
+also note the request's kind and size on its :class:`~tests.fakes.ledger.Call`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import re
+import struct
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import PlainTextResponse, StreamingResponse
+from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
 from lambdarag.tokenizer import count_tokens
 from tests.fakes import brain
+from tests.fakes.ledger import EMBEDDING
 
 router = APIRouter()
 
@@ -49,8 +54,21 @@ async def admit(request: Request, *, azure: bool = False) -> Any:
     if fake.api_key is not None and fake.api_key not in _presented_keys(request):
         raise FakeHTTPError(401, "Incorrect API key provided")
     is_embedding = "embed" in request.url.path
-    await _pause(request, fake.delay + (0.0 if is_embedding else fake.chat_delay))
+    extra = fake.embedding_delay if is_embedding else fake.chat_delay
+    await _pause(request, fake.delay + extra)
     return body
+
+
+def note(request: Request, kind: str, *, prompt_chars: int = 0, texts: int = 0) -> None:
+    """Label this request's ledger entry (set by the server's in-flight middleware)."""
+    call = request.scope.get("state", {}).get("fake_call")
+    if call is not None:
+        call.kind, call.prompt_chars, call.texts = kind, prompt_chars, texts
+
+
+def note_chat(request: Request, system: str | None, messages: list[dict[str, str]]) -> None:
+    chars = len(system or "") + sum(len(m.get("content") or "") for m in messages)
+    note(request, brain.classify(system, messages), prompt_chars=chars)
 
 
 async def _pause(request: Request, seconds: float) -> None:
@@ -131,12 +149,12 @@ async def openai_models(request: Request) -> dict[str, Any]:
 
 @router.post("/v1/chat/completions")
 async def openai_chat(request: Request) -> Any:
-    return _openai_chat(await admit(request))
+    return _openai_chat(request, await admit(request))
 
 
 @router.post("/openai/deployments/{deployment}/chat/completions")
 async def azure_chat(request: Request, deployment: str) -> Any:
-    return _openai_chat({"model": deployment, **await admit(request, azure=True)})
+    return _openai_chat(request, {"model": deployment, **await admit(request, azure=True)})
 
 
 @router.post("/v1/embeddings")
@@ -149,8 +167,9 @@ async def azure_embeddings(request: Request, deployment: str) -> dict[str, Any]:
     return _openai_embeddings(request, {"model": deployment, **await admit(request, azure=True)})
 
 
-def _openai_chat(body: dict[str, Any]) -> Any:
+def _openai_chat(request: Request, body: dict[str, Any]) -> Any:
     system, messages = split_system(body.get("messages", []))
+    note_chat(request, system, messages)
     text = brain.respond(system, messages)
     model = body.get("model", MODELS[0])
     if body.get("stream"):
@@ -180,18 +199,29 @@ async def _openai_sse(text: str, model: str) -> AsyncIterator[str]:
     yield "data: [DONE]\n\n"
 
 
-def _openai_embeddings(request: Request, body: dict[str, Any]) -> dict[str, Any]:
+def _openai_embeddings(request: Request, body: dict[str, Any]) -> Response:
+    """OpenAI's embedding list: floats, or base64 of little-endian float32 when
+    ``encoding_format`` is ``base64`` (what the official SDK asks for by default)."""
     texts = _embedding_inputs(body.get("input", []))
+    note(request, EMBEDDING, texts=len(texts))
     dim = _dim(request, body)
-    return {
+    as_base64 = body.get("encoding_format") == "base64"
+    answer = {
         "object": "list",
         "model": body.get("model", MODELS[1]),
         "data": [
-            {"object": "embedding", "index": i, "embedding": brain.embed(text, dim)}
-            for i, text in enumerate(texts)
+            {"object": "embedding", "index": i,
+             "embedding": _base64(vector) if as_base64 else vector}
+            for i, vector in enumerate(brain.embed(text, dim) for text in texts)
         ],
         "usage": usage(texts, ""),
     }
+    # json.dumps directly: FastAPI's encoder walks every float, which costs more than the answer
+    return Response(json.dumps(answer), media_type="application/json")
+
+
+def _base64(vector: list[float]) -> str:
+    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")
 
 
 # --- Ollama ----------------------------------------------------------------------------
@@ -207,6 +237,7 @@ async def ollama_tags(request: Request) -> dict[str, Any]:
 async def ollama_chat(request: Request) -> Any:
     body = await admit(request)
     system, messages = split_system(body.get("messages", []))
+    note_chat(request, system, messages)
     text = brain.respond(system, messages)
     prompts = [m["content"] for m in body.get("messages", [])]
     return _ollama_answer(body, text, prompts, lambda delta: {"message": _assistant(delta)})
@@ -216,6 +247,7 @@ async def ollama_chat(request: Request) -> Any:
 async def ollama_generate(request: Request) -> Any:
     body = await admit(request)
     prompt = body.get("prompt", "")
+    note_chat(request, body.get("system"), [{"role": "user", "content": prompt}])
     text = brain.respond(body.get("system"), [{"role": "user", "content": prompt}])
     return _ollama_answer(body, text, [prompt], lambda delta: {"response": delta})
 
@@ -254,6 +286,7 @@ def _ollama_answer(
 async def ollama_embed(request: Request) -> dict[str, Any]:
     body = await admit(request)
     texts = _embedding_inputs(body.get("input", []))
+    note(request, EMBEDDING, texts=len(texts))
     dim = _dim(request, body)
     return {
         "model": body.get("model", MODELS[1]),
@@ -265,6 +298,7 @@ async def ollama_embed(request: Request) -> dict[str, Any]:
 @router.post("/api/embeddings")
 async def ollama_legacy_embeddings(request: Request) -> dict[str, Any]:
     body = await admit(request)
+    note(request, EMBEDDING, texts=1)
     return {"embedding": brain.embed(body.get("prompt", ""), request.app.state.fake.dim)}
 
 
@@ -274,7 +308,9 @@ async def ollama_legacy_embeddings(request: Request) -> dict[str, Any]:
 @router.post("/lollms_generate")
 async def lollms_generate(request: Request) -> Any:
     body = await admit(request)
-    text = brain.respond(*parse_lollms_prompt(body.get("prompt", "")))
+    system, messages = parse_lollms_prompt(body.get("prompt", ""))
+    note_chat(request, system, messages)
+    text = brain.respond(system, messages)
     if not body.get("stream"):
         return PlainTextResponse(text)
 
@@ -288,4 +324,5 @@ async def lollms_generate(request: Request) -> Any:
 @router.post("/lollms_embed")
 async def lollms_embed(request: Request) -> dict[str, Any]:
     body = await admit(request)
+    note(request, EMBEDDING, texts=1)
     return {"vector": brain.embed(body.get("text", ""), request.app.state.fake.dim)}
