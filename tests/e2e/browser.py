@@ -6,6 +6,7 @@ which turns a missing browser from a skip into a failure."""
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +23,12 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
         "--disable-dev-shm-usage"]
 VIEWPORT = {"width": 1400, "height": 900}
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# The tests take screenshots of each tab on every run; LAMBDARAG_UPDATE_SCREENSHOTS=1 writes
+# them over docs/screenshots/ (committed, shown in the README), otherwise they go to a
+# temporary folder so that a test run leaves the work tree clean.
+DOC_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SCREENSHOTS = (DOC_SCREENSHOTS if os.environ.get("LAMBDARAG_UPDATE_SCREENSHOTS") == "1"
+               else Path(tempfile.gettempdir()) / "lambdarag-screenshots")
 
 
 def missing() -> str | None:

@@ -23,7 +23,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from lambdarag.api.deps import SettingsDep
+from lambdarag.config import Settings
 
 router = APIRouter(include_in_schema=False)
 
@@ -133,11 +133,14 @@ async def webui(request: Request, relative: str) -> Response:
 
 @router.get("/ui/customization")
 async def ui_customization(
-    settings: SettingsDep,
+    request: Request,
     locale: Annotated[str | None, Query(max_length=64)] = None,
 ) -> dict[str, object]:
     """LightRAG 1.5.7's branding call, answered as it does without a customization
     bundle (its own web UI, dropped in, makes this call on every load)."""
+    # The settings straight from the app: api.deps would import the whole engine, which
+    # serving static files does not need (cold start).
+    settings: Settings = request.app.state.settings
     return {"customized": False,
             "brand": {"title": settings.webui_title or DEFAULT_TITLE,
                       "description": settings.webui_description or DEFAULT_DESCRIPTION}}
