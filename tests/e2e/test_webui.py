@@ -273,6 +273,8 @@ def test_streamed_answer_whose_reference_opens_the_chunk(browser, server: str) -
     chunks = retrieved.get_by_role("table", name="Chunks")
     expect(chunks).to_contain_text("acme.txt")
     expect(chunks.get_by_role("cell", name=re.compile(r"^score \d\.\d{3}$")).first).to_be_visible()
+    retrieved.get_by_role("button", name=re.compile(r"^Entities \(\d+\)")).click()
+    shot(page, "retrieved")
     retrieved.get_by_role("button", name="Close").click()
     # the conversation is kept in the browser
     page.reload()

@@ -1,4 +1,5 @@
 import { useState } from "preact/hooks";
+import { splitSep } from "../format";
 import { t } from "../i18n";
 
 export interface QueryData {
@@ -41,7 +42,7 @@ export function RetrievedView({ data }: { data: QueryData }) {
             <tr key={i}>
               <td class="num">{tab === "chunks" ? `[${row.reference_id ?? ""}]` : i + 1}</td>
               <td>{tab === "entities" ? `${row.entity_name} (${row.entity_type ?? ""})` : tab === "relationships" ? `${row.src_id} — ${row.tgt_id}` : String(row.file_path ?? "")}</td>
-              <td class="clip">{String(tab === "chunks" ? row.content ?? "" : row.description ?? "")}</td>
+              <td class="clip">{tab === "chunks" ? String(row.content ?? "") : splitSep(row.description).join("\n")}</td>
               <td class="nowrap small">{score(row)}</td>
             </tr>
           ))}
