@@ -132,15 +132,29 @@ def test_upload_reaches_processed_without_reload(browser, server: str, tmp_path:
     done(page)
 
 
-def test_failed_document_shows_its_error_and_can_be_deleted(browser, server: str) -> None:  # noqa: ANN001
+def test_failed_document_shows_its_error_is_retried_and_deleted(
+        browser, server: str, fake_llm_session: FakeLLMServer) -> None:  # noqa: ANN001
     headers = {"LIGHTRAG-WORKSPACE": "e2e_failed"}
-    httpx.post(f"{server}/documents/text", headers=headers,
-               json={"text": "Alice Smith lives in Paris.", "file_source": "fine.txt"})
-    wait_for(lambda: httpx.get(f"{server}/documents/status_counts", headers=headers)
-             .json()["status_counts"].get("processed"), timeout=30)
+    fake_llm_session.fail_next(50, status=500)  # the LLM is down while the document indexes
+    try:
+        httpx.post(f"{server}/documents/text", headers=headers,
+                   json={"text": "Alice Smith lives in Paris.", "file_source": "fine.txt"})
+        wait_for(lambda: httpx.get(f"{server}/documents/status_counts", headers=headers)
+                 .json()["status_counts"].get("failed"), timeout=60)
+    finally:
+        fake_llm_session.reset()
     page = open_page(browser, server, "e2e_failed")
+    # THEN the failed row says why, in words
     row = page.get_by_role("row").filter(has_text="fine.txt")
-    expect(row).to_be_visible(timeout=TIMEOUT)
+    expect(row.get_by_text("Failed", exact=True)).to_be_visible(timeout=TIMEOUT)
+    expect(row.get_by_role("cell").nth(5)).to_contain_text("500")
+    page.get_by_role("button", name="Failed (1)", exact=True).click()
+    expect(page.get_by_role("table", name="Documents").get_by_role("row")).to_have_count(2)
+    # WHEN it is retried with the LLM back THEN it reaches Processed without a reload
+    page.get_by_role("button", name="Retry failed (1)").click()
+    page.get_by_role("button", name=re.compile(r"^All \(")).click()
+    expect(row.get_by_text("Processed", exact=True)).to_be_visible(timeout=TIMEOUT)
+    # AND it can be deleted
     row.get_by_role("button", name="Delete fine.txt").click()
     dialog = page.get_by_role("dialog", name="Delete documents")
     dialog.get_by_role("button", name="Delete").click()

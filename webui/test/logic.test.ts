@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isActive, pipelineProgress, type Page } from "../src/documents/types";
+import { isActive, pipelineProgress, stalledMinutes, type Page } from "../src/documents/types";
 import { fileName, matchesName, splitNames, splitSep } from "../src/format";
 import { workspacesFromTags } from "../src/components/Header";
 import { conversationHistory, loadHistory, referenceLabel, saveHistory, MAX_TURNS, type Turn } from "../src/retrieval/history";
@@ -29,6 +29,13 @@ describe("documents", () => {
     expect(isActive(page({}), { busy: true })).toBe(true);
     expect(pipelineProgress({ busy: true, batchs: 4, cur_batch: 1 })).toBe(0.25);
     expect(pipelineProgress({ busy: false, batchs: 4, cur_batch: 1 })).toBeNull();
+  });
+  it("flags documents pending or processing without change for 10 minutes", () => {
+    const now = Date.parse("2026-12-03T12:30:00Z");
+    expect(stalledMinutes({ status: "processing", updated_at: "2026-12-03T12:05:00Z" }, now)).toBe(25);
+    expect(stalledMinutes({ status: "processing", updated_at: "2026-12-03T12:25:00Z" }, now)).toBeNull();
+    expect(stalledMinutes({ status: "processed", updated_at: "2026-12-03T10:00:00Z" }, now)).toBeNull();
+    expect(stalledMinutes({ status: "pending", updated_at: "not a date" }, now)).toBeNull();
   });
   it("splits name lists and <SEP> values", () => {
     expect(splitNames("a, b;a\n c")).toEqual(["a", "b", "c"]);

@@ -5,7 +5,7 @@ import { fileName, formatTime, matchesName, STATUSES } from "../format";
 import { locale, t } from "../i18n";
 import { notify, notifyError } from "../notify";
 import { PipelinePanel } from "./PipelinePanel";
-import { isActive, type Doc, type Page, type Pipeline, type SortField } from "./types";
+import { isActive, stalledMinutes, type Doc, type Page, type Pipeline, type SortField } from "./types";
 import { Uploader } from "./Uploader";
 
 const FAST_MS = 1500;
@@ -145,7 +145,8 @@ export function DocumentsTab() {
                 <td class="nowrap">{formatTime(d.updated_at, locale())}</td>
                 <td class="summary">{d.status === "failed" && d.error_msg
                   ? <span class="error-text">{d.error_msg}</span>
-                  : <span class="muted">{d.content_summary}</span>}</td>
+                  : <span class="muted">{d.content_summary}</span>}
+                  {stalledMinutes(d, Date.now()) !== null && <div class="warn-text">{t("docs.stalled", { min: stalledMinutes(d, Date.now())! })}</div>}</td>
                 <td><button type="button" class="small" aria-label={t("docs.deleteOne", { name: fileName(d.file_path, d.id) })}
                   onClick={() => setConfirm({ kind: "delete", ids: [d.id] })}>{t("common.delete")}</button></td>
               </tr>

@@ -43,3 +43,14 @@ export function pipelineProgress(p: Pipeline | null): number | null {
   if (!p?.busy || !p.batchs) return null;
   return Math.min(1, Math.max(0, (p.cur_batch ?? 0) / p.batchs));
 }
+
+export const STALL_MINUTES = 10;
+
+/** Minutes without change of a document still pending or processing, once that looks stuck. */
+export function stalledMinutes(doc: Pick<Doc, "status" | "updated_at">, now: number): number | null {
+  if (doc.status !== "pending" && doc.status !== "processing") return null;
+  const updated = Date.parse(doc.updated_at);
+  if (Number.isNaN(updated)) return null;
+  const minutes = Math.floor((now - updated) / 60000);
+  return minutes >= STALL_MINUTES ? minutes : null;
+}
