@@ -140,9 +140,11 @@ def test_resolve_stays_inside_the_bundle(tmp_path: Path) -> None:
 def test_unknown_app_paths_get_the_app_with_a_base(open_client: TestClient) -> None:
     top = open_client.get("/webui/documents")
     assert top.status_code == 200 and "<base" not in top.text
-    deep = open_client.get("/webui/graph/Acme")
-    assert deep.status_code == 200
-    assert '<head><base href="../">' in deep.text
+    for path in ("/webui/graph/Acme", "/webui/graph/"):
+        deep = open_client.get(path)
+        assert deep.status_code == 200
+        assert '<head><base href="../">' in deep.text, path
+    assert '<base href="../../">' in open_client.get("/webui/a/b/c").text
 
 
 def test_health_reports_the_web_ui(open_client: TestClient) -> None:

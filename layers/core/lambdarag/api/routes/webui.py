@@ -128,7 +128,7 @@ async def webui(request: Request, relative: str) -> Response:
     last = relative.rsplit("/", 1)[-1]
     if "." in last or ".." in relative.split("/") or "\\" in relative or "\x00" in relative:
         raise HTTPException(404, f"No such file in the web UI: {relative[:200]}")
-    return _index(request, relative.strip("/").count("/"))
+    return _index(request, relative.count("/"))  # "graph/x" and "graph/" are one level down
 
 
 @router.get("/ui/customization")
