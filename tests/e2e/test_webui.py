@@ -359,8 +359,8 @@ def test_chinese_and_dark_theme(browser, server: str) -> None:  # noqa: ANN001
 def auth_server(tmp_path_factory: pytest.TempPathFactory,
                 fake_llm_session: FakeLLMServer) -> Iterator[str]:
     yield from running(tmp_path_factory, fake_llm_session, "webui-auth",
-                       auth_accounts=f"alice:{PASSWORD}", token_secret="t" * 48,
-                       whitelist_paths="/health")
+                       auth_accounts=f"alice:{PASSWORD},bob:{PASSWORD}", token_secret="t" * 48,
+                       auth_account_workspaces="bob:legal|hr", whitelist_paths="/health")
 
 
 def test_login_with_auth_on(browser, auth_server: str) -> None:  # noqa: ANN001
@@ -408,4 +408,18 @@ def test_api_key_is_asked_for_and_sent(browser, key_server: str) -> None:  # noq
     expect(page.get_by_role("table", name="Documents")).to_contain_text("No documents", timeout=TIMEOUT)
     page.get_by_role("button", name="Forget API key").click()
     expect(page.get_by_role("form", name="API key required")).to_be_visible()
+    done(page)
+
+
+def test_an_account_limited_to_some_workspaces_is_offered_those(browser, auth_server: str) -> None:  # noqa: ANN001
+    page = open_page(browser, auth_server, "")
+    form = page.get_by_role("form", name="Log in to LambdaRAG")
+    form.get_by_label("Username").fill("bob")
+    form.get_by_label("Password").fill(PASSWORD)
+    form.get_by_role("button", name="Log in").click()
+    expect(page.get_by_text("Signed in as bob")).to_be_visible(timeout=TIMEOUT)
+    options = page.get_by_label("Workspace").locator("option")
+    expect(options).to_have_text(["(default)", "legal", "hr", "New workspace…"])
+    page.get_by_label("Workspace").select_option("hr")
+    expect(page.get_by_role("table", name="Documents")).to_contain_text("No documents", timeout=TIMEOUT)
     done(page)

@@ -78,12 +78,15 @@ export class Session {
   }
 
   /** The claims of the current token (unverified: for display only). */
-  claims(): { sub?: string; role?: string; exp?: number } | null {
+  claims(): Claims | null {
     return decodeClaims(this.token);
   }
 }
 
-export function decodeClaims(token: string | null): { sub?: string; role?: string; exp?: number } | null {
+/** A token's claims: ``workspaces`` when the account is limited (AUTH_ACCOUNT_WORKSPACES). */
+export interface Claims { sub?: string; role?: string; exp?: number; workspaces?: string[] }
+
+export function decodeClaims(token: string | null): Claims | null {
   const part = token?.split(".")[1];
   if (!part) return null;
   try {

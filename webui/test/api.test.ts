@@ -94,3 +94,13 @@ describe("Api", () => {
     expect(WORKSPACE_NAME.test("x".repeat(65))).toBe(false);
   });
 });
+
+describe("claims", () => {
+  it("carry the workspaces of a limited account", () => {
+    const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
+    const jwt = `${b64({ alg: "HS256" })}.${b64({ sub: "bob", role: "user", workspaces: ["legal"] })}.x`;
+    const session = new Session(null);
+    session.setToken(jwt);
+    expect(session.claims()?.workspaces).toEqual(["legal"]);
+  });
+});

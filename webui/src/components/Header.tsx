@@ -52,7 +52,9 @@ function WorkspaceSwitcher() {
     setCreating(false);
     open(name);
   };
-  const options = [...new Set(["", ...names, session.workspace])];
+  // An account limited to some workspaces has them in its token: offer exactly those.
+  const allowed = session.claims()?.workspaces;
+  const options = allowed?.length ? [...new Set(["", ...allowed, session.workspace])] : [...new Set(["", ...names, session.workspace])];
   return (
     <div class="workspace">
       <label>
