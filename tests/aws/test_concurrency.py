@@ -338,6 +338,44 @@ async def test_processes_racing_to_create_one_index_all_succeed(
             await made.close()
 
 
+async def test_reads_while_another_process_creates_the_index_never_fail(
+    local_aws: Any, unique_name: str
+) -> None:
+    import numpy as np
+
+    from lambdarag.storage.opensearch import OpenSearchSettings
+    from lambdarag.storage.opensearch.client import make_client
+    from lambdarag.storage.opensearch.vector import delete_indices, open_vectors
+
+    settings = OpenSearchSettings(hosts=(local_aws.opensearch_url,),
+                                  index_prefix=unique_name.replace("_", "-"))
+    reader, writer = open_vectors({}, "w", settings=settings), open_vectors({}, "w", settings=settings)
+    try:
+        store, creator = reader("chunks", 4), writer("chunks", 4)
+        found: list[tuple[int, int]] = []
+
+        async def read() -> None:  # the index appears in the cluster before its shard is up
+            for _ in range(150):
+                found.append((len(await store.query(np.ones(4), 5)), await store.count()))
+                await asyncio.sleep(0.002)
+
+        async def write() -> None:
+            await asyncio.sleep(0.02)
+            await creator.upsert([{"id": "a"}], np.ones((1, 4)))
+
+        # WHEN one process reads in a loop while another creates the index and writes
+        await asyncio.gather(read(), write())
+        # THEN every read answered (empty before the write, the row after it)
+        assert len(found) == 150 and set(found) <= {(0, 0), (0, 1), (1, 0), (1, 1)}
+        assert found[-1] == (1, 1)
+    finally:
+        admin = make_client(settings)
+        await delete_indices(admin, settings.index_prefix)
+        await admin.close()
+        await reader.close()
+        await writer.close()
+
+
 async def test_processes_racing_to_create_the_table_all_succeed(
     local_aws: Any, unique_name: str, dynamodb_client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -204,7 +204,7 @@ class OpenSearchVectorStorage(VectorStorage):
             "_source": ["id", "meta"],
             "query": {"knn": {"vector": knn}},
         }
-        response = await self._call("search", self._client.search, index=self.index, body=body)
+        response = await self._read("search", self._client.search, index=self.index, body=body)
         if response is None:
             return []
         hits: list[VectorHit] = []
@@ -250,7 +250,7 @@ class OpenSearchVectorStorage(VectorStorage):
         return int(response["deleted"]) if response else 0
 
     async def count(self) -> int:
-        response = await self._call("count", self._client.count, index=self.index)
+        response = await self._read("count", self._client.count, index=self.index)
         return int(response["count"]) if response else 0
 
     async def drop(self) -> None:
@@ -340,8 +340,10 @@ class OpenSearchVectorStorage(VectorStorage):
             "cluster health",
             self._client.cluster.health,
             index=self.index,
-            # request_timeout is the client's; with it given, timeout goes to the server
-            params={"wait_for_status": "yellow", "timeout": f"{int(self._settings.timeout)}s",
+            # yellow alone passes while a new index has no shard yet; request_timeout is the
+            # client's, and with it given, timeout goes to the server
+            params={"wait_for_status": "yellow", "wait_for_active_shards": str(self._settings.shards),
+                    "timeout": f"{int(self._settings.timeout)}s",
                     "request_timeout": self._settings.timeout + 10},
         )
         if health is not None and health.get("timed_out"):
@@ -393,6 +395,28 @@ class OpenSearchVectorStorage(VectorStorage):
         except Exception as exc:
             raise translate(exc, self._settings.endpoint, f"{action} on {self.index}") from exc
 
+    async def _read(self, action: str, method: Any, **kwargs: Any) -> Any:
+        """A read that waits out an index another writer has just created.
+
+        Such an index exists before its primary shard is active, and reads of it fail
+        with 503 meanwhile. Nothing can be in it yet (writers wait for the shard), so the
+        read waits until the index is usable and is sent again; a 503 that outlasts that
+        wait is a real outage, answered as one.
+        """
+        from opensearchpy.exceptions import NotFoundError, TransportError
+
+        try:
+            return await method(**kwargs)
+        except NotFoundError:
+            return None
+        except TransportError as exc:
+            if exc.status_code != 503 or self._settings.aws_service == "aoss":
+                raise translate(exc, self._settings.endpoint, f"{action} on {self.index}") from exc
+        except Exception as exc:
+            raise translate(exc, self._settings.endpoint, f"{action} on {self.index}") from exc
+        await self._wait_usable()
+        return await self._call(action, method, **kwargs)
+
     async def _mget(self, ids: Sequence[str], fields: list[str]) -> dict[str, dict[str, Any]]:
         unique = list(dict.fromkeys(ids))
         if not unique:
@@ -400,7 +424,7 @@ class OpenSearchVectorStorage(VectorStorage):
         found: dict[str, dict[str, Any]] = {}
         for start in range(0, len(unique), self._settings.bulk_docs):
             batch = unique[start : start + self._settings.bulk_docs]
-            response = await self._call(
+            response = await self._read(
                 "mget",
                 self._client.mget,
                 index=self.index,
