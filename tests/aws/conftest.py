@@ -197,3 +197,16 @@ def trigger_module() -> ModuleType:
         sys.modules[name] = module
         spec.loader.exec_module(module)
     return module
+
+
+@contextmanager
+def running_trigger(monkeypatch: pytest.MonkeyPatch, settings: Any) -> Iterator[ModuleType]:
+    """The trigger handler building its engine from ``settings``; the engine closes after."""
+    module = trigger_module()
+    monkeypatch.setattr(module, "_engine", None)
+    monkeypatch.setattr(module, "load_settings", lambda: settings)
+    try:
+        yield module
+    finally:
+        if module._engine is not None:
+            module._loop.run_until_complete(module._engine.aclose())

@@ -36,7 +36,7 @@ from lambdarag.serverless.bootstrap import SecretFormatError, load_secrets  # no
 from lambdarag.serverless.sfn import execution_name  # noqa: E402
 from lambdarag.serverless.steps import run_step  # noqa: E402
 from lambdarag.workspace import Workspace  # noqa: E402
-from tests.aws.conftest import trigger_module  # noqa: E402
+from tests.aws.conftest import running_trigger  # noqa: E402
 from tests.fakes.llm_server import FakeLLMServer  # noqa: E402
 from tests.functional.conftest import fake_settings  # noqa: E402
 
@@ -77,12 +77,8 @@ def settings(tmp_path: Path, fake_llm: FakeLLMServer, aws: dict[str, str]) -> Se
 @pytest.fixture
 def trigger(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
     """functions/trigger/handler.py, imported by path, building its engine from ``settings``."""
-    module = trigger_module()
-    monkeypatch.setattr(module, "_engine", None)
-    monkeypatch.setattr(module, "load_settings", lambda: settings)
-    yield module
-    if module._engine is not None:
-        module._loop.run_until_complete(module._engine.aclose())
+    with running_trigger(monkeypatch, settings) as module:
+        yield module
 
 
 def _run(trigger: ModuleType, coroutine: Any) -> Any:

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from lambdarag.config import Settings
-from tests.aws.conftest import aws_env, drop_remote, trigger_module
+from tests.aws.conftest import aws_env, drop_remote, running_trigger
 from tests.fakes.llm_server import FakeLLMServer
 from tests.functional.conftest import fake_settings
 
@@ -67,15 +67,11 @@ def settings(tmp_path: Path, fake_llm: FakeLLMServer,
 @pytest.fixture
 def trigger(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
     """The trigger handler module, imported once by path as Lambda does."""
-    module = trigger_module()
-    monkeypatch.setattr(module, "_engine", None)
-    monkeypatch.setattr(module, "load_settings", lambda: settings)
-    yield module
-    if module._engine is not None:
-        engine = module._engine
-        for workspace in ("", "team_a", "team_b"):
-            module._loop.run_until_complete(_drop(engine, workspace))
-        module._loop.run_until_complete(engine.aclose())
+    with running_trigger(monkeypatch, settings) as module:
+        yield module
+        if module._engine is not None:
+            for workspace in ("", "team_a", "team_b"):
+                module._loop.run_until_complete(_drop(module._engine, workspace))
 
 
 async def _drop(engine: Any, name: str) -> None:
