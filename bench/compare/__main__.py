@@ -62,7 +62,7 @@ def side_by_side(args: argparse.Namespace, fake: FakeLLMServer, tmp: Path) -> di
                                 {m: round(v["p50"]) for m, v in queries[system]["data"].items()})
                 runs.append(run.as_dict())
     return {"corpus": {"documents": len(docs), "words": sum(len(t.split()) for t in docs.values())},
-            "runs": runs, "queries": queries}
+            "runs": runs, "queries": queries, "queries_per_mode": args.queries}
 
 
 def main() -> None:
