@@ -68,6 +68,8 @@ def open_page(browser, base: str, workspace: str, tab: str = "documents"):  # no
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text)
+            if msg.type == "error" and "Content Security Policy" in msg.text else None)
     page.goto(f"{base}/webui/#/{tab}")
     page.errors = errors  # checked at the end of each test
     return page

@@ -112,6 +112,14 @@ def test_assets_are_gzipped_for_clients_that_accept_it(open_client: TestClient) 
     assert int(zipped.headers["content-length"]) < len(raw.content)
 
 
+def test_the_page_has_a_strict_content_security_policy(open_client: TestClient) -> None:
+    csp = open_client.get("/webui/").headers["content-security-policy"]
+    assert "script-src 'self';" in csp and "frame-ancestors 'self'" in csp
+    assert "unsafe-eval" not in csp and "http" not in csp
+    assert open_client.head("/webui/").status_code == 200
+    assert open_client.head("/", follow_redirects=False).status_code == 307
+
+
 def test_etag_answers_304(open_client: TestClient) -> None:
     first = open_client.get("/webui/")
     again = open_client.get("/webui/", headers={"If-None-Match": first.headers["etag"]})

@@ -35,6 +35,12 @@ COMPRESSIBLE = ("text/", "application/javascript", "application/json", "image/sv
 MIN_GZIP_BYTES = 1024
 # LightRAG 1.5.7's answer when no UI_TEMPLATES_DIR bundle is configured (contract §3.1).
 DEFAULT_TITLE, DEFAULT_DESCRIPTION = "LightRAG", "Simple and Fast RAG"
+# The app loads only its own files; ForceAtlas2 runs in a worker made from a blob; the API
+# tab frames /docs; inline style attributes colour the legend. No other origin, no eval.
+CSP = ("default-src 'self'; script-src 'self'; worker-src 'self' blob:; "
+       "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; "
+       "frame-src 'self'; frame-ancestors 'self'; base-uri 'self'; form-action 'self'; "
+       "object-src 'none'")
 TYPES = {".js": "text/javascript; charset=utf-8", ".mjs": "text/javascript; charset=utf-8",
          ".css": "text/css; charset=utf-8", ".html": "text/html; charset=utf-8",
          ".json": "application/json", ".svg": "image/svg+xml", ".woff2": "font/woff2",
@@ -73,7 +79,7 @@ def _read(path: Path, mtime_ns: int, size: int, compress: bool) -> tuple[bytes, 
 
 
 def file_response(request: Request, path: Path, cache_control: str,
-                  body: bytes | None = None) -> Response:
+                  body: bytes | None = None, csp: str | None = None) -> Response:
     kind = media_type(path)
     stat = path.stat()
     wants_gzip = "gzip" in request.headers.get("accept-encoding", "").lower()
@@ -85,6 +91,8 @@ def file_response(request: Request, path: Path, cache_control: str,
         etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     headers = {"Cache-Control": cache_control, "ETag": etag, "Vary": "Accept-Encoding",
                "X-Content-Type-Options": "nosniff"}
+    if csp:
+        headers["Content-Security-Policy"] = csp
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
     if compress:
@@ -98,24 +106,24 @@ def _index(request: Request, depth: int) -> Response:
     if not path.is_file():
         raise HTTPException(404, "The web UI is not built: run scripts/build-webui")
     if not depth:
-        return file_response(request, path, REVALIDATE)
+        return file_response(request, path, REVALIDATE, csp=CSP)
     html = path.read_text(encoding="utf-8").replace(
         "<head>", f'<head><base href="{"../" * depth}">', 1)
-    return file_response(request, path, REVALIDATE, body=html.encode())
+    return file_response(request, path, REVALIDATE, body=html.encode(), csp=CSP)
 
 
-@router.get("/")
+@router.api_route("/", methods=["GET", "HEAD"])
 async def root() -> RedirectResponse:
     """To the web UI (or the API docs without it), relative so a stage path is kept."""
     return RedirectResponse("webui/" if available() else "docs", status_code=307)
 
 
-@router.get("/webui")
+@router.api_route("/webui", methods=["GET", "HEAD"])
 async def webui_without_slash() -> RedirectResponse:
     return RedirectResponse("webui/", status_code=307)
 
 
-@router.get("/webui/{relative:path}")
+@router.api_route("/webui/{relative:path}", methods=["GET", "HEAD"])
 async def webui(request: Request, relative: str) -> Response:
     """A file of the bundle; any other path without a file extension is the app itself
     (it routes in the URL fragment), a missing file is 404."""
