@@ -7,7 +7,7 @@ import math
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -16,21 +16,13 @@ from fastapi.responses import JSONResponse
 
 from lambdarag import __version__
 from lambdarag.api import auth, errors
+from lambdarag.api.lazy import LazyRoutes, LazyRoutesMiddleware
 from lambdarag.api.middleware import add_middleware
-from lambdarag.api.routes import (
-    api_docs,
-    documents,
-    graph,
-    health,
-    ollama,
-    openai_api,
-    query,
-    webui,
-)
-from lambdarag.api.routes import auth as auth_routes
 from lambdarag.config import Settings
-from lambdarag.engine import Engine
 from lambdarag.storage.base import StorageError
+
+if TYPE_CHECKING:
+    from lambdarag.engine import Engine
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +66,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from lambdarag.engine import Engine  # imported when serving starts, not at build
+
         app.state.engine = engine or Engine(settings)
         resumed = await app.state.engine.start()
         if resumed:
@@ -92,14 +86,19 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         logger.warning("WHITELIST_PATHS=%s lets anyone read every workspace without logging "
                        "in, whatever AUTH_ACCOUNT_WORKSPACES says; set WHITELIST_PATHS=/health",
                        settings.whitelist_paths)
-    app.include_router(auth_routes.router)
-    # Open without credentials: the page must load to show its login form (docs/SECURITY.md).
-    app.include_router(api_docs.router)
-    app.include_router(webui.router)
-    protected = [Depends(auth.guard(settings))]
-    for module in (health, documents, query, graph, ollama, openai_api):
-        app.include_router(module.router, dependencies=protected)
+    # The route families are imported on their first request (api/lazy.py); the auth,
+    # docs and web UI pages are open, the UI's so that it can show its login form
+    # (docs/SECURITY.md), the others behind the credentials guard.
+    routes = LazyRoutes(app, protected=[Depends(auth.guard(settings))])
+    openapi = app.openapi
+
+    def complete_openapi() -> dict[str, Any]:
+        routes.load_all()
+        return openapi()
+
+    app.openapi = complete_openapi  # type: ignore[method-assign]
     add_middleware(app, settings)
+    app.add_middleware(LazyRoutesMiddleware, routes=routes)
     app.add_exception_handler(auth.ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StorageError, _storage_error)
