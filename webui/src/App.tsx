@@ -56,6 +56,10 @@ export function App({ api }: { api: Api }) {
       if (!session.token) return;
       session.setToken(null);
       setLoginMessage(message);
+      // Without accounts an expired guest token is simply replaced by a fresh one.
+      api.json<AuthStatus>("auth-status").then((s) => {
+        if (!s.auth_configured && s.access_token) session.setToken(s.access_token);
+      }, notifyError);
     };
   }, []);
 
