@@ -32,6 +32,8 @@ FIRST = ["Alice", "Bruno", "Chen", "Dara", "Elif", "Farah", "Goran", "Hana", "Iv
 LAST = ["Smith", "Novak", "Okafor", "Lund", "Moreau", "Tanaka"]
 TOPICS = ["solar storage", "river ecology", "quantum sensors", "urban farming", "deep sea mapping"]
 POLL_S = 0.25
+SETTINGS = ("max_async", "max_parallel_insert", "embedding_func_max_async", "embedding_batch_num",
+            "force_llm_summary_on_merge", "summary_max_tokens")
 
 
 @dataclass
@@ -54,6 +56,7 @@ class IndexRun:
     peak_rss_mb: float
     nodes: int
     prompt_chars_by_kind: dict[str, int] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)  # from /health, as the server runs
     # (start, end, kind) of every call, seconds from the first upload, for the timeline plot
     spans: list[tuple[float, float, str]] = field(default_factory=list)
 
@@ -87,8 +90,16 @@ def calls_between(fake: FakeLLMServer, start: float, end: float) -> list[Call]:
     return [c for c in fake.calls if c.started >= start and c.started <= end]
 
 
+def server_settings(server: Server) -> dict[str, Any]:
+    """The concurrency and summary settings the server reports in ``/health``."""
+    configuration = httpx.get(f"{server.url}/health", timeout=30).json().get("configuration", {})
+    return {key: configuration.get(key) for key in SETTINGS}
+
+
 def index_run(server: Server, fake: FakeLLMServer, docs: dict[str, str], delay_s: float,
               timeout: float = 3600) -> IndexRun:
+    settings = server_settings(server)
+    embedding_slots = int(settings.get("embedding_func_max_async") or EMBEDDING_SLOTS)
     cpu_before = server.cpu_seconds()
     start, end, failed = upload_and_wait(server, docs, timeout)
     cpu = server.cpu_seconds() - cpu_before
@@ -101,11 +112,11 @@ def index_run(server: Server, fake: FakeLLMServer, docs: dict[str, str], delay_s
         system=server.name, delay_s=delay_s, documents=len(docs), wall_s=end - start,
         failed=failed, calls=tally(calls),
         chat_busy=busy_fraction(chat, start, end, MAX_ASYNC),
-        embedding_busy=busy_fraction(embedding, start, end, EMBEDDING_SLOTS),
+        embedding_busy=busy_fraction(embedding, start, end, embedding_slots),
         chat_peak=peak_in_flight(chat), embedding_peak=peak_in_flight(embedding),
         provider_covered_s=covered_seconds(calls, start, end), server_cpu_s=cpu,
         rss_mb=rss, peak_rss_mb=peak, nodes=len(labels),
-        prompt_chars_by_kind=_chars_by_kind(chat),
+        prompt_chars_by_kind=_chars_by_kind(chat), settings=settings,
         spans=[(round(c.started - start, 4), round((c.ended or end) - start, 4), c.kind)
                for c in calls],
     )

@@ -103,6 +103,12 @@ def _summary_table(results: dict[str, Any]) -> list[str]:
     row(f"server peak RSS, {fast * 1000:.0f} ms run", lambda r: r["peak_rss_mb"],
         lambda v: f"{v:.0f} MB", fast)
     row("graph nodes", lambda r: r["nodes"], _thousands, slow)
+    for key in ("max_parallel_insert", "embedding_batch_num", "embedding_func_max_async",
+                "force_llm_summary_on_merge"):
+        ours, theirs = runs.get((LAMBDARAG, slow), {}), runs.get((LIGHTRAG, slow), {})
+        a, b = ours.get("settings", {}).get(key), theirs.get("settings", {}).get(key)
+        if a is not None or b is not None:
+            lines.append(f"| setting `{key.upper()}` (default, from /health) | {a} | {b} | |")
     queries = results["side_by_side"]["queries"]
     for endpoint, label in (("data", "/query/data"), ("answer", "/query")):
         for stat in ("p50", "p95"):
