@@ -51,6 +51,7 @@ class IndexRun:
     chat_peak: int
     embedding_peak: int
     provider_covered_s: float  # seconds with at least one provider call in flight
+    chat_covered_s: float  # seconds with at least one chat call in flight
     server_cpu_s: float
     rss_mb: float
     peak_rss_mb: float
@@ -114,7 +115,8 @@ def index_run(server: Server, fake: FakeLLMServer, docs: dict[str, str], delay_s
         chat_busy=busy_fraction(chat, start, end, MAX_ASYNC),
         embedding_busy=busy_fraction(embedding, start, end, embedding_slots),
         chat_peak=peak_in_flight(chat), embedding_peak=peak_in_flight(embedding),
-        provider_covered_s=covered_seconds(calls, start, end), server_cpu_s=cpu,
+        provider_covered_s=covered_seconds(calls, start, end),
+        chat_covered_s=covered_seconds(chat, start, end), server_cpu_s=cpu,
         rss_mb=rss, peak_rss_mb=peak, nodes=len(labels),
         prompt_chars_by_kind=_chars_by_kind(chat), settings=settings,
         spans=[(round(c.started - start, 4), round((c.ended or end) - start, 4), c.kind)

@@ -98,6 +98,10 @@ def _summary_table(results: dict[str, Any]) -> list[str]:
         lambda v: f"{v:.0%}", slow)
     row(f"embedding slots busy ({EMBEDDING_SLOTS} slots, {ms})", lambda r: r["embedding_busy"],
         lambda v: f"{v:.0%}", slow)
+    row(f"time with no chat call in flight ({ms})",
+        lambda r: r["wall_s"] - r.get("chat_covered_s", r["wall_s"]), lambda v: f"{v:.1f} s", slow)
+    row(f"time with no provider call in flight ({ms})",
+        lambda r: r["wall_s"] - r["provider_covered_s"], lambda v: f"{v:.1f} s", slow)
     row(f"server CPU time while indexing, {fast * 1000:.0f} ms", lambda r: r["server_cpu_s"],
         lambda v: f"{v:.1f} s", fast)
     row(f"server peak RSS, {fast * 1000:.0f} ms run", lambda r: r["peak_rss_mb"],
