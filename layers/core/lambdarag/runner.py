@@ -163,8 +163,7 @@ async def _extract_document(ws: Workspace, payload: dict[str, Any]) -> bool:
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # noqa: BLE001 - every failure ends as FAILED with its reason
-        logger.warning("indexing %s failed: %s", payload["doc_id"], exc)
-        await pipeline.fail(ws, {**payload, "error": _reason(exc)})
+        await _fail(ws, payload["doc_id"], exc)
         return False
 
 
@@ -200,10 +199,10 @@ async def merge_round(ws: Workspace, doc_ids: list[str]) -> None:
             await _fail(ws, doc_id, exc)
 
 
-async def _fail(ws: Workspace, doc_id: str, exc: BaseException) -> None:
+async def _fail(ws: Workspace, doc_id: str, exc: Exception) -> dict[str, Any]:
+    """Mark the document FAILED with the reason users see."""
     logger.warning("indexing %s failed: %s", doc_id, exc)
-    await pipeline.fail(ws, {"workspace": ws.name, "doc_id": doc_id,
-                             "error": _reason(exc) if isinstance(exc, Exception) else str(exc)})
+    return await pipeline.fail(ws, {"workspace": ws.name, "doc_id": doc_id, "error": _reason(exc)})
 
 
 async def run_document(ws: Workspace, payload: dict[str, Any]) -> dict[str, Any]:
@@ -217,8 +216,7 @@ async def run_document(ws: Workspace, payload: dict[str, Any]) -> dict[str, Any]
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # noqa: BLE001 - every failure ends as FAILED with its reason
-        logger.warning("indexing %s failed: %s", payload["doc_id"], exc)
-        return await pipeline.fail(ws, {**payload, "error": _reason(exc)})
+        return await _fail(ws, payload["doc_id"], exc)
 
 
 async def _all(steps: Iterable[Coroutine[Any, Any, Any]]) -> None:
