@@ -59,7 +59,7 @@ async def summarize_many(
     alone: list[int] = []
     for i, request in enumerate(requests):
         if not needs_llm(request.descriptions, options):
-            results[i] = (prompts.GRAPH_FIELD_SEP.join(request.descriptions) or "", False)
+            results[i] = (prompts.GRAPH_FIELD_SEP.join(request.descriptions), False)
         elif options.summary_batch_size > 1 and _tokens(request) <= options.summary_context_size // 2:
             shared.setdefault(request.kind, []).append(i)
         else:
