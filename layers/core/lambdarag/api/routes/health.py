@@ -41,7 +41,7 @@ HEALTH_EXAMPLE = {
         **NO_RERANK, "rerank_max_async": 4, "summary_language": "English",
         "force_llm_summary_on_merge": 8, "max_parallel_insert": 3, "cosine_threshold": 0.2,
         "related_chunk_number": 5, "max_async": 4, "llm_timeout": 240,
-        "embedding_func_max_async": 8, "embedding_batch_num": 10, "embedding_timeout": 30,
+        "embedding_func_max_async": 8, "embedding_batch_num": 64, "embedding_timeout": 30,
     },
     "server_mode": "uvicorn", "workers": 1, "graph": {"nodes": 11, "edges": 11},
     "llm_usage": {"calls": 42, "cache_hits": 7, "prompt_tokens": 51234,
