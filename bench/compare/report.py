@@ -323,8 +323,8 @@ def _scale_gaps(results: dict[str, Any]) -> list[str]:
     return [f"Not measured: {embedded:,} entities on the local AWS servers. Building "
             f"{largest['entities']:,} took {largest['build_s']:.0f} s through DynamoDB Local, "
             f"OpenSearch (lucene HNSW, 512 MB heap) and Gremlin Server, so {embedded:,} would take "
-            f"about {largest['build_s'] * factor / 60:.0f} minutes, more than the whole run; "
-            "`bench/run --scale-aws 100000` tries it.", ""]
+            f"about {largest['build_s'] * factor / 60:.0f} minutes on its own, on servers shared "
+            "with the other work on this machine; `bench/run --scale-aws 100000` tries it.", ""]
 
 
 def _cold_section(results: dict[str, Any]) -> list[str]:
