@@ -120,13 +120,12 @@ async def _init_stores(settings: Settings, names: list[str]) -> int:
     """Create each workspace's tables and indexes (a deploy step: no Lambda races for them)."""
     from lambdarag.engine import Engine
 
+    backends = ", ".join(f"{kind} {backend}" for kind, backend in settings.storage_backends.items())
     engine = Engine(settings)
     try:
         for name in names or [settings.workspace]:
             ws = await engine.workspace(name)
             checked = await ws.stores.ensure()
-            backends = ", ".join(f"{kind} {backend}"
-                                 for kind, backend in settings.storage_backends.items())
             sys.stdout.write(f"workspace {name!r}: {len(checked)} stores ready ({backends})\n")
         return 0
     finally:

@@ -81,9 +81,10 @@ async def extract_chunk(
             use_cache=options.use_cache, chunk_id=chunk_id,
         )
         keys.append(key)
-        result = merge_gleaning(result, parse_records(gleaned))
+        found = parse_records(gleaned)
+        result = merge_gleaning(result, found)
         history += [{"role": "user", "content": continue_prompt},
-                    {"role": "assistant", "content": recap(parse_records(gleaned))}]
+                    {"role": "assistant", "content": recap(found)}]
     return _fragments(chunk_id, file_path, result, keys)
 
 

@@ -172,7 +172,7 @@ class DynamoTable:
 
     async def ensure(self) -> None:
         """Create the table if it is missing (and allowed), waiting until it is ACTIVE."""
-        await asyncio.to_thread(self._guarded, lambda: None)
+        await self.run(lambda: None)
 
     async def run_many(self, calls: Iterable[Callable[[], T]]) -> list[T]:
         """Independent calls, ``READ_CONCURRENCY`` at a time, results in order."""
@@ -216,8 +216,8 @@ class DynamoTable:
                 if not self.settings.create_table:
                     raise StoreUnavailableError(
                         f"DynamoDB table {self.name} does not exist: deploy it with the SAM "
-                        "template (or `lambdarag init-stores`), or set "
-                        "LAMBDARAG_DYNAMODB_CREATE_TABLE=true"
+                        "template, or set LAMBDARAG_DYNAMODB_CREATE_TABLE=true (then "
+                        "`lambdarag init-stores` creates it ahead)"
                     ) from exc
                 self._create_table()
                 table = self.client.describe_table(TableName=self.name)["Table"]

@@ -403,17 +403,15 @@ class OpenSearchVectorStorage(VectorStorage):
         read waits until the index is usable and is sent again; a 503 that outlasts that
         wait is a real outage, answered as one.
         """
-        from opensearchpy.exceptions import NotFoundError, TransportError
+        from opensearchpy.exceptions import TransportError
 
         try:
-            return await method(**kwargs)
-        except NotFoundError:
-            return None
-        except TransportError as exc:
-            if exc.status_code != 503 or self._settings.aws_service == "aoss":
-                raise translate(exc, self._settings.endpoint, f"{action} on {self.index}") from exc
-        except Exception as exc:
-            raise translate(exc, self._settings.endpoint, f"{action} on {self.index}") from exc
+            return await self._call(action, method, **kwargs)
+        except StoreUnavailableError as exc:
+            cause = exc.__cause__
+            starting = isinstance(cause, TransportError) and cause.status_code == 503
+            if not starting or self._settings.aws_service == "aoss":
+                raise
         await self._wait_usable()
         return await self._call(action, method, **kwargs)
 
