@@ -9,9 +9,10 @@ from lambdarag.storage.base import StorageError, StoreThrottledError, VersionCon
 def storage_error(exc: StorageError) -> ApiError:
     """A store's failure in words: 409 for a lost concurrent write, else 503 naming the store.
 
-    A missing table, index or graph never gets here (stores answer it as empty). Throttling
-    and unavailability come with ``Retry-After``; the message is the adapter's, which names
-    the store and what it was doing.
+    A missing index or graph never gets here (stores answer it as empty); a missing table
+    the stack should have made does, as 503. Throttling and unavailability come with
+    ``Retry-After``; the message is the adapter's, which names the store and what it was
+    doing.
     """
     if isinstance(exc, VersionConflictError):
         return ApiError(409, f"A concurrent change won; retry the request ({exc})",
