@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 from dataclasses import dataclass
+from functools import cached_property
 
 from lambdarag import prompts, tokenizer
 from lambdarag.llm_cache import CachedLLM
@@ -37,14 +38,17 @@ class SummaryRequest:
     name: str
     descriptions: list[str]
 
+    @cached_property
+    def tokens(self) -> int:
+        return sum(tokenizer.count_tokens(d) for d in self.descriptions)
 
-def needs_llm(descriptions: list[str], options: SummaryOptions) -> bool:
-    """Whether merging ``descriptions`` takes an LLM summary (LightRAG's thresholds)."""
-    if len(descriptions) < 2:
+
+def needs_llm(request: SummaryRequest, options: SummaryOptions) -> bool:
+    """Whether merging the request's descriptions takes an LLM summary (LightRAG's thresholds)."""
+    if len(request.descriptions) < 2:
         return False
-    total = sum(tokenizer.count_tokens(d) for d in descriptions)
-    return len(descriptions) >= options.force_llm_summary_on_merge or (
-        total >= options.summary_max_tokens)
+    return len(request.descriptions) >= options.force_llm_summary_on_merge or (
+        request.tokens >= options.summary_max_tokens)
 
 
 async def summarize_many(
@@ -58,9 +62,9 @@ async def summarize_many(
     shared: dict[str, list[int]] = {}
     alone: list[int] = []
     for i, request in enumerate(requests):
-        if not needs_llm(request.descriptions, options):
+        if not needs_llm(request, options):
             results[i] = (prompts.GRAPH_FIELD_SEP.join(request.descriptions), False)
-        elif options.summary_batch_size > 1 and _tokens(request) <= options.summary_context_size // 2:
+        elif options.summary_batch_size > 1 and request.tokens <= options.summary_context_size // 2:
             shared.setdefault(request.kind, []).append(i)
         else:
             alone.append(i)
@@ -80,10 +84,6 @@ async def summarize_many(
     return [r if r is not None else ("", False) for r in results]
 
 
-def _tokens(request: SummaryRequest) -> int:
-    return sum(tokenizer.count_tokens(d) for d in request.descriptions)
-
-
 def _groups(
     batch: list[SummaryRequest], indexes: list[int], options: SummaryOptions
 ) -> list[list[int]]:
@@ -92,7 +92,7 @@ def _groups(
     current: list[int] = []
     tokens = 0
     for request, i in zip(batch, indexes, strict=True):
-        size = _tokens(request)
+        size = request.tokens
         if current and (len(current) >= options.summary_batch_size
                         or tokens + size > options.summary_context_size):
             groups.append(current)
