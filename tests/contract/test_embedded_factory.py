@@ -97,3 +97,36 @@ async def test_a_corrupt_file_is_unavailable(tmp_path: Path) -> None:
             await factory.graph().counts()
     finally:
         await factory.close()
+
+
+async def test_a_graph_written_before_the_weight_column_is_migrated_on_open(
+    tmp_path: Path,
+) -> None:
+    # GIVEN a file in the earlier layout: edges without a weight column, a plain tgt index
+    path = tmp_path / "lambdarag.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(
+            "CREATE TABLE nodes (name TEXT PRIMARY KEY, props TEXT NOT NULL,"
+            " degree INTEGER NOT NULL DEFAULT 0);"
+            "CREATE TABLE edges (src TEXT NOT NULL, tgt TEXT NOT NULL, props TEXT NOT NULL,"
+            " PRIMARY KEY (src, tgt));"
+            "CREATE INDEX edges_tgt ON edges (tgt);"
+            "INSERT INTO nodes VALUES ('a', '{}', 2), ('b', '{}', 1), ('c', '{}', 1);"
+            """INSERT INTO edges VALUES ('a', 'b', '{"weight": 1.0}'), ('a', 'c', '{"weight": 4.0}');"""
+        )
+
+    # WHEN the embedded store opens it and ranks a's edges
+    factory = EmbeddedStorageFactory(tmp_path, "")
+    try:
+        ranked = await factory.graph().ranked_edges(["a"])
+    finally:
+        await factory.close()
+
+    # THEN the old weights order the tie, and the file has the new column and indexes
+    assert ranked == [(("a", "c"), 3), (("a", "b"), 3)]
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT src, tgt, weight FROM edges ORDER BY tgt").fetchall() == [
+            ("a", "b", 1.0), ("a", "c", 4.0)]
+        indexes = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert {"edges_src_rank", "edges_tgt_rank", "nodes_name_degree"} <= indexes
+    assert "edges_tgt" not in indexes

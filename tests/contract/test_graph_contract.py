@@ -143,6 +143,35 @@ async def test_node_edges_lists_name_neighbour_tuples(tree: GraphStorage) -> Non
     assert found["missing"] == []
 
 
+async def test_ranked_edges_orders_by_rank_then_weight_then_pair(tree: GraphStorage) -> None:
+    # GIVEN the tree, with a3-x2 heavier than the other edges
+    await tree.upsert_edges({("a3", "x2"): {**edge_props("a3", "x2"), "weight": 9.0}})
+
+    # WHEN ranking the edges of a3, root and a1 (root-a3 and a1-root touch two of them)
+    ranked = await tree.ranked_edges(["a3", "root", "a1", "missing"])
+
+    # THEN each edge comes once, as a sorted pair with the sum of its endpoints'
+    # degrees, best first; ties on rank go by weight, then by pair
+    assert ranked == [
+        (("a3", "root"), 7),
+        (("a1", "root"), 6), (("a3", "x1"), 6),
+        (("a3", "x2"), 5), (("a1", "b1"), 5), (("a1", "b2"), 5), (("a2", "root"), 5),
+        (("a3", "x3"), 5),
+    ]  # fmt: skip
+    assert await tree.ranked_edges(["missing"]) == []
+    assert await tree.ranked_edges([]) == []
+
+
+async def test_ranked_edges_follow_weight_changes_and_deletes(tree: GraphStorage) -> None:
+    # WHEN one edge gets heavier and another is deleted
+    await tree.upsert_edges({("x3", "a3"): {**edge_props("a3", "x3"), "weight": 3.0}})
+    await tree.delete_edges([("a3", "x1")])
+
+    # THEN ranks (degrees) and the order of ties (weights) follow
+    assert await tree.ranked_edges(["a3"]) == [
+        (("a3", "root"), 6), (("a3", "x3"), 4), (("a3", "x2"), 4)]
+
+
 async def test_delete_nodes_removes_incident_edges_and_fixes_degrees(tree: GraphStorage) -> None:
     # WHEN a3 (4 edges) and x1 (adjacent to a3 and b2) are deleted
     await tree.delete_nodes(["a3", "x1", "missing"])

@@ -42,6 +42,24 @@ async def test_query_matches_a_brute_force_reference(factory: StorageFactory) ->
         np.testing.assert_allclose([hit["score"] for hit in hits], scores[best], atol=1e-5)
 
 
+async def test_similarities_score_the_named_vectors_only(factory: StorageFactory) -> None:
+    # GIVEN 50 stored vectors, one of them deleted
+    store = factory.vectors("chunks", DIM)
+    items, vectors = random_items(50)
+    await store.upsert(items, vectors)
+    await store.delete(["v7"])
+    query = np.random.default_rng(3).normal(size=DIM)
+
+    # WHEN scoring a few ids against a query, with a deleted and an unknown one
+    scores = await store.similarities(["v3", "v7", "v12", "nope", "v3"], query)
+
+    # THEN each live id gets its cosine with the query; the others are left out
+    assert sorted(scores) == ["v12", "v3"]
+    expected = unit(vectors) @ unit(query)
+    np.testing.assert_allclose([scores["v3"], scores["v12"]], expected[[3, 12]], atol=1e-5)
+    assert await store.similarities([], query) == {}
+
+
 async def test_hits_carry_the_stored_metadata(factory: StorageFactory) -> None:
     store = factory.vectors("entities", DIM)
     items, vectors = random_items(3)

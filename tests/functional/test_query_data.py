@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from lambdarag.api.app import create_app
 from tests.fakes.llm_server import FakeLLMServer
-from tests.functional.conftest import fake_settings, run, wait_track, workspace
+from tests.functional.conftest import fake_settings, insert, run, wait_track, workspace
 from tests.unit.test_parse_formats import make_pdf
 
 PDF_PAGES = [
@@ -125,3 +125,47 @@ def test_a_body_that_is_not_text_is_400_not_500(client: TestClient) -> None:
                            headers={"Content-Type": "application/json"})
     assert response.status_code == 400
     assert response.json() == failure("Validation error: body: JSON decode error")
+
+
+def test_a_hubs_many_relations_are_ranked_whole_and_cut_to_the_budget(client: TestClient) -> None:
+    # GIVEN an indexed entity that then gains 400 relations of varied rank and weight
+    [doc] = wait_track(client, insert(client, "Orion Labs builds weather satellites in Delft.",
+                                      "orion.txt"))
+    assert doc["status"] == "processed", doc
+    ws = workspace(client)
+    graph = ws.stores.graph
+    hub = "Orion Labs"
+    assert run(client, graph.has_node, hub)
+    leaves = {f"Leaf {i:03d}": {"entity_id": f"Leaf {i:03d}", "entity_type": "concept",
+                                "description": "a leaf", "source_id": "x", "file_path": "f"}
+              for i in range(400)}
+    run(client, graph.upsert_nodes, leaves)
+    edges = {(hub, name): {"weight": float(i % 7), "description": f"{hub} and {name}",
+                           "keywords": "k", "source_id": "x", "file_path": "f"}
+             for i, name in enumerate(leaves)}
+    edges |= {(f"Leaf {i:03d}", f"Leaf {i + 1:03d}"): {"weight": 1.0, "description": "next",
+                                                        "source_id": "x", "file_path": "f"}
+              for i in range(0, 399, 3)}
+    run(client, graph.upsert_edges, edges)
+
+    # WHEN a local query finds it, with room for only a few relations
+    body = {"query": "Orion Labs", "mode": "local", "ll_keywords": ["Orion Labs"],
+            "max_relation_tokens": 600, "max_entity_tokens": 100000}
+    response = client.post("/query/data", json=body)
+    assert response.status_code == 200, response.text
+    data, info = response.json()["data"], response.json()["metadata"]["processing_info"]
+
+    # THEN the relations are the best of all the entities' edges, in order: rank (sum of
+    # degrees), then weight, then pair; and the count found covers every edge
+    names = [e["entity_name"] for e in data["entities"]]
+    assert hub in names
+    incident = run(client, graph.node_edges, names)
+    pairs = sorted({tuple(sorted(e)) for n in names for e in incident[n]})
+    degrees = run(client, graph.node_degrees, sorted({n for p in pairs for n in p}))
+    weights = {p: w.get("weight", 0.0) for p, w in run(client, graph.get_edges, pairs).items()}
+    expected = sorted(pairs, key=lambda p: (-(degrees[p[0]] + degrees[p[1]]), -weights[p], p))
+    got = [(r["src_id"], r["tgt_id"]) for r in data["relationships"]]
+    assert 3 <= len(got) < 40
+    assert got == expected[: len(got)]
+    assert info["total_relations_found"] == len(pairs) > 400
+    assert info["relations_after_truncation"] == len(got)

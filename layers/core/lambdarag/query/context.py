@@ -41,6 +41,7 @@ async def kg_search(
     """Entities and relations for local/global/hybrid/mix, with their related chunks."""
     local_e: list[dict[str, Any]] = []
     local_r: list[dict[str, Any]] = []
+    local_total = 0
     global_e: list[dict[str, Any]] = []
     global_r: list[dict[str, Any]] = []
     if mode == "local" and ll:
@@ -51,13 +52,14 @@ async def kg_search(
         use_local, use_global = bool(ll), bool(hl)
     if use_local:
         local_e = await retrieve.local_entities(ws, vectors["ll"], budget.top_k)
-        local_r = await retrieve.edges_of(ws, local_e)
+        local_r, local_total = await retrieve.edges_of(ws, local_e, budget.max_relation_tokens)
     if use_global:
         global_r = await retrieve.global_relations(ws, vectors["hl"], budget.top_k)
         global_e = await retrieve.endpoints_of(ws, global_r)
     entities = retrieve.round_robin(local_e, global_e, key=lambda e: e["entity_name"])
     relations = retrieve.round_robin(local_r, global_r, key=lambda r: (r["src_id"], r["tgt_id"]))
-    found = (len(entities), len(relations))
+    # Relations of the local side beyond what the budget could hold were counted, not read.
+    found = (len(entities), len(relations) + local_total - len(local_r))
     entities = retrieve.truncate_by_tokens(entities, retrieve.entity_line, budget.max_entity_tokens)
     relations = retrieve.truncate_by_tokens(relations, retrieve.relation_line, budget.max_relation_tokens)
     entity_chunks = await retrieve.related_chunks(ws, entities, vectors["query"], set())

@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     import numpy as np
 
 
+EDGE_PAGE = 64  # relations read at a time while filling the relation budget
+
+
 @dataclass(frozen=True)
 class Budget:
     top_k: int
@@ -99,12 +102,30 @@ async def _entities(ws: Workspace, names: list[str]) -> list[dict[str, Any]]:
     return [{**nodes[n], "entity_name": n, "rank": degrees.get(n, 0)} for n in names if n in nodes]
 
 
-async def edges_of(ws: Workspace, entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    names = [e["entity_name"] for e in entities]
-    edges = await ws.stores.graph.node_edges(names)
-    pairs = list(dict.fromkeys(sorted_pair(a, b) for n in names for a, b in edges[n]))
-    relations = await _relations(ws, pairs)
-    return sorted(relations, key=lambda r: (r["rank"], r.get("weight", 0.0)), reverse=True)
+async def edges_of(
+    ws: Workspace, entities: list[dict[str, Any]], max_tokens: int
+) -> tuple[list[dict[str, Any]], int]:
+    """The entities' relations, best first (rank, then weight), and how many there are.
+
+    Only as many are read as ``max_tokens`` could hold: the context keeps relations in
+    this order (interleaved with others, each after all of its predecessors) until the
+    budget is spent, so a hub's thousands of edges are ranked but never loaded.
+    """
+    graph = ws.stores.graph
+    ranked = await graph.ranked_edges([e["entity_name"] for e in entities])
+    relations: list[dict[str, Any]] = []
+    used = 0
+    for start in range(0, len(ranked), EDGE_PAGE):
+        page = ranked[start : start + EDGE_PAGE]
+        props = await graph.get_edges([pair for pair, _ in page])
+        for pair, rank in page:
+            if pair in props:
+                relation = {**props[pair], "src_id": pair[0], "tgt_id": pair[1], "rank": rank}
+                relations.append(relation)
+                used += tokenizer.count_tokens(relation_line(relation))
+        if used > max_tokens:
+            break
+    return relations, len(ranked)
 
 
 async def _relations(ws: Workspace, pairs: list[tuple[str, str]]) -> list[dict[str, Any]]:
@@ -173,13 +194,5 @@ def _pick_by_weight(per_item: list[list[str]], counts: Counter[str], top: int) -
 async def _pick_by_vector(
     ws: Workspace, candidates: list[str], query_vector: np.ndarray, limit: int
 ) -> list[str]:
-    import numpy as np
-    vectors = await ws.stores.chunks_vdb.get_vectors(candidates)
-    scored = []
-    q = query_vector / (np.linalg.norm(query_vector) or 1.0)
-    for cid in candidates:
-        v = vectors.get(cid)
-        if v is not None:
-            scored.append((float(np.dot(v, q) / (np.linalg.norm(v) or 1.0)), cid))
-    scored.sort(key=lambda s: (-s[0], s[1]))
-    return [cid for _, cid in scored[:limit]]
+    scores = await ws.stores.chunks_vdb.similarities(candidates, query_vector)
+    return sorted(scores, key=lambda cid: (-scores[cid], cid))[:limit]

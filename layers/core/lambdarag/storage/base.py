@@ -300,6 +300,17 @@ class VectorStorage(Provisioned, ABC):
     @abstractmethod
     async def get_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]: ...
 
+    async def similarities(self, ids: Sequence[str], vector: np.ndarray) -> dict[str, float]:
+        """Cosine of ``vector`` with each stored vector of ``ids`` (absent ids left out).
+
+        This default reads the vectors; a store that holds them in memory scores in place.
+        """
+        import numpy as np
+
+        query = normalise(vector)
+        stored = await self.get_vectors(ids)
+        return {i: float(np.dot(normalise(v), query)) for i, v in stored.items()}
+
     @abstractmethod
     async def delete(self, ids: Sequence[str]) -> None: ...
 
@@ -320,6 +331,21 @@ class KnowledgeGraph:
     nodes: list[dict[str, Any]] = field(default_factory=list)
     edges: list[dict[str, Any]] = field(default_factory=list)
     is_truncated: bool = False
+
+
+def weight_of(value: Any) -> float:
+    """An edge's ``weight`` property as a number (0.0 when missing or not numeric)."""
+    try:
+        return float(value or 0.0)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def best_edges(
+    rank: dict[tuple[str, str], int], weights: dict[tuple[str, str], float]
+) -> list[tuple[str, str]]:
+    """The weighed pairs best first: rank, then weight, descending; then pair ascending."""
+    return sorted(weights, key=lambda pair: (-rank[pair], -weights[pair], pair))
 
 
 class GraphStorage(Provisioned, ABC):
@@ -350,6 +376,22 @@ class GraphStorage(Provisioned, ABC):
     @abstractmethod
     async def node_edges(self, names: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
         """Edges (name, neighbour) per node; [] for absent nodes."""
+
+    async def ranked_edges(self, names: Sequence[str]) -> list[tuple[tuple[str, str], int]]:
+        """Every distinct edge touching ``names`` as (sorted pair, rank), best first.
+
+        Rank is the sum of both endpoints' degrees; best first means rank descending,
+        then weight descending, then pair ascending. Properties are left to
+        :meth:`get_edges`, so a caller reads only those of the edges it can use (a hub
+        may have thousands). This default reads them all; adapters rank from indexes.
+        """
+        incident = await self.node_edges(names)
+        pairs = list(dict.fromkeys(sorted_pair(a, b) for n in names for a, b in incident.get(n, ())))
+        degrees = await self.node_degrees(sorted({n for pair in pairs for n in pair}))
+        rank = {pair: degrees.get(pair[0], 0) + degrees.get(pair[1], 0) for pair in pairs}
+        props = await self.get_edges(pairs)
+        weights = {pair: weight_of(p.get("weight")) for pair, p in props.items()}
+        return [(pair, rank[pair]) for pair in best_edges(rank, weights)]
 
     @abstractmethod
     async def upsert_nodes(self, nodes: dict[str, dict[str, Any]]) -> None:

@@ -34,13 +34,16 @@ _UNAVAILABLE_MARKERS = ("unable to open", "locked", "busy", "disk", "not a datab
 class Database:
     """One SQLite database file opened lazily on its own executor thread.
 
-    ``schema`` is idempotent DDL (``CREATE ... IF NOT EXISTS``) applied once when
+    ``schema`` is idempotent DDL (``CREATE ... IF NOT EXISTS``), or a function of the
+    connection that migrates an older file idempotently, applied in order once when
     the connection opens. Use :meth:`read` for consistent snapshots, :meth:`write`
     for one durable read-modify-write transaction, and :meth:`run` when the
     callable manages its own transactions via :func:`transaction`.
     """
 
-    def __init__(self, path: Path, schema: Sequence[str]) -> None:
+    def __init__(
+        self, path: Path, schema: Sequence[str | Callable[[sqlite3.Connection], None]]
+    ) -> None:
         self.path = path
         self._schema = tuple(schema)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lambdarag-sqlite")
@@ -113,6 +116,9 @@ class Database:
             _configure(conn)
             with transaction(conn, "IMMEDIATE"):
                 for ddl in self._schema:
+                    if callable(ddl):
+                        ddl(conn)
+                        continue
                     for statement in _statements(ddl):
                         conn.execute(statement)
         except BaseException:

@@ -43,7 +43,8 @@ class EmbeddedStorageFactory(StorageFactory):
         self.path = directory / DB_FILENAME
         self._db = Database(
             self.path,
-            schema=(kv.SCHEMA, doc_status.SCHEMA, fragments.SCHEMA, vector.SCHEMA, graph.SCHEMA),
+            schema=(kv.SCHEMA, doc_status.SCHEMA, fragments.SCHEMA, vector.SCHEMA, graph.SCHEMA,
+                    graph.add_weight_column, graph.INDEXES),
         )
         self._kv: dict[str, kv.SqliteKVStorage] = {}
         self._vectors: dict[str, vector.SqliteVectorStorage] = {}

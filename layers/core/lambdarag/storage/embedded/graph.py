@@ -13,9 +13,11 @@ from lambdarag.storage.base import (
     GraphStorage,
     KnowledgeGraph,
     StorageError,
+    best_edges,
     check_subgraph_args,
     rank_labels,
     sorted_pair,
+    weight_of,
 )
 from lambdarag.storage.embedded.db import Database, chunked, placeholders
 
@@ -34,8 +36,24 @@ CREATE TABLE IF NOT EXISTS edges (
     props TEXT NOT NULL,
     PRIMARY KEY (src, tgt)
 );
-CREATE INDEX IF NOT EXISTS edges_tgt ON edges (tgt);
 """
+
+# Ranking a hub's edges reads only these covering indexes: degree and weight sit in the
+# rows after the properties, which for a hub are long enough to spill onto overflow pages.
+INDEXES = """
+CREATE INDEX IF NOT EXISTS nodes_name_degree ON nodes (name, degree);
+CREATE INDEX IF NOT EXISTS edges_src_rank ON edges (src, tgt, weight);
+CREATE INDEX IF NOT EXISTS edges_tgt_rank ON edges (tgt, src, weight);
+DROP INDEX IF EXISTS edges_tgt;
+"""
+
+
+def add_weight_column(conn: sqlite3.Connection) -> None:
+    """Give ``edges`` its ``weight`` column (a copy of the property), filled from the
+    properties in files written before it existed."""
+    if "weight" not in {row[1] for row in conn.execute("PRAGMA table_info(edges)")}:
+        conn.execute("ALTER TABLE edges ADD COLUMN weight REAL NOT NULL DEFAULT 0")
+        conn.execute("UPDATE edges SET weight = coalesce(json_extract(props, '$.weight'), 0)")
 
 Pair = tuple[str, str]
 
@@ -62,7 +80,22 @@ WHERE +e.tgt IN (SELECT value FROM json_each(?1))
 ORDER BY e.src, e.tgt
 """
 
-
+# The distinct edges touching ?1 (JSON array of names): pair, weight and rank (the sum
+# of the endpoints' degrees), from the covering indexes of INDEXES alone.
+_INCIDENT_SQL = """
+WITH wanted(name) AS (SELECT DISTINCT value FROM json_each(?1)),
+incident(src, tgt, weight) AS (
+    SELECT e.src, e.tgt, e.weight
+    FROM wanted AS w JOIN edges AS e INDEXED BY edges_src_rank ON e.src = w.name
+    UNION
+    SELECT e.src, e.tgt, e.weight
+    FROM wanted AS w JOIN edges AS e INDEXED BY edges_tgt_rank ON e.tgt = w.name
+)
+SELECT i.src, i.tgt, i.weight, a.degree + b.degree
+FROM incident AS i
+JOIN nodes AS a INDEXED BY nodes_name_degree ON a.name = i.src
+JOIN nodes AS b INDEXED BY nodes_name_degree ON b.name = i.tgt
+"""
 
 class SqliteGraphStorage(GraphStorage):
     """Nodes keyed by name, edges keyed by sorted pair (``src <= tgt``).
@@ -107,6 +140,18 @@ class SqliteGraphStorage(GraphStorage):
                 name: [(name, neighbour) for neighbour in _neighbours(conn, name)]
                 for name in dict.fromkeys(names)
             }
+
+        return await self._db.read(read)
+
+    async def ranked_edges(self, names: Sequence[str]) -> list[tuple[Pair, int]]:
+        """Ranked from the covering indexes alone: no edge's properties are decoded."""
+
+        def read(conn: sqlite3.Connection) -> list[tuple[Pair, int]]:
+            rank: dict[Pair, int] = {}
+            weights: dict[Pair, float] = {}
+            for src, tgt, weight, degrees in conn.execute(_INCIDENT_SQL, (json.dumps(list(names)),)):
+                rank[src, tgt], weights[src, tgt] = degrees, weight
+            return [(pair, rank[pair]) for pair in best_edges(rank, weights)]
 
         return await self._db.read(read)
 
@@ -289,20 +334,24 @@ def _upsert_edges(conn: sqlite3.Connection, edges: dict[Pair, dict[str, Any]]) -
     rows = {
         sorted_pair(*pair): json.dumps(props, ensure_ascii=False) for pair, props in edges.items()
     }
+    weights = {sorted_pair(*pair): weight_of(props.get("weight")) for pair, props in edges.items()}
     endpoints = list({name for pair in rows for name in pair})
     missing = set(endpoints) - set(_degrees(conn, endpoints))
     if missing:
         raise StorageError(f"cannot upsert edges: endpoint nodes missing: {sorted(missing)[:10]}")
     deltas: Counter[str] = Counter()
     for (src, tgt), props in rows.items():
+        weight = weights[src, tgt]
         inserted = conn.execute(
-            "INSERT INTO edges (src, tgt, props) VALUES (?, ?, ?) ON CONFLICT (src, tgt) DO NOTHING",
-            (src, tgt, props),
+            "INSERT INTO edges (src, tgt, props, weight) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (src, tgt) DO NOTHING",
+            (src, tgt, props, weight),
         ).rowcount
         if inserted:
             deltas.update(_endpoints(src, tgt))
         else:
-            conn.execute("UPDATE edges SET props = ? WHERE src = ? AND tgt = ?", (props, src, tgt))
+            conn.execute("UPDATE edges SET props = ?, weight = ? WHERE src = ? AND tgt = ?",
+                         (props, weight, src, tgt))
     _apply_degree_deltas(conn, deltas)
 
 

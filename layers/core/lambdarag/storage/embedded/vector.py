@@ -124,6 +124,19 @@ class SqliteVectorStorage(VectorStorage):
 
         return await self._db.read(read)
 
+    async def similarities(self, ids: Sequence[str], vector: np.ndarray) -> dict[str, float]:
+        """Scored against the in-memory matrix (loaded and synced as for a query)."""
+        flat = np.asarray(vector).reshape(-1)
+        check_dim(self.namespace, self.dim, flat.shape[0])
+        query = normalise(flat)
+
+        def score(conn: sqlite3.Connection) -> dict[str, float]:
+            data_version = _data_version(conn)
+            with transaction(conn, "DEFERRED"):
+                return self._refresh(conn, data_version).similarities(list(ids), query)
+
+        return await self._db.run(score)
+
     async def delete(self, ids: Sequence[str]) -> None:
         unique = list(dict.fromkeys(ids))
         if unique:

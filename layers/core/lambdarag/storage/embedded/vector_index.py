@@ -69,6 +69,13 @@ class VectorIndex:
             return [(self._ids[rows[i]], float(scores[i])) for i in best]
         return [(self._ids[i], float(scores[i])) for i in best]
 
+    def similarities(self, ids: list[str], query: np.ndarray) -> dict[str, float]:
+        """Cosine of the unit ``query`` with each stored row of ``ids`` (absent ids left out)."""
+        present = [i for i in dict.fromkeys(ids) if i in self._rows]
+        rows = np.fromiter((self._rows[i] for i in present), dtype=np.int64, count=len(present))
+        scores = self._matrix[rows] @ query
+        return dict(zip(present, scores.tolist(), strict=True))
+
     def _candidate_rows(self, doc_id: str | None) -> np.ndarray | None:
         if doc_id is None:
             return None
