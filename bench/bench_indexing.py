@@ -28,11 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.fakes.llm_server import FakeLLMServer  # noqa: E402
 
-from lambdarag import documents  # noqa: E402
 from lambdarag.config import load_settings  # noqa: E402
-from lambdarag.engine import Engine  # noqa: E402
+from lambdarag.documents import lifecycle as documents  # noqa: E402
 from lambdarag.query.answer import aquery  # noqa: E402
 from lambdarag.query.param import QueryParam  # noqa: E402
+from lambdarag.runtime.engine import Engine  # noqa: E402
 from lambdarag.utils import new_track_id  # noqa: E402
 
 FIRST = ["Alice", "Bruno", "Chen", "Dara", "Elif", "Farah", "Goran", "Hana", "Ivo", "Jana"]

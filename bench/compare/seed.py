@@ -25,10 +25,10 @@ import numpy as np
 from tests.fakes import brain
 
 from lambdarag.config import load_settings
-from lambdarag.engine import Engine
 from lambdarag.indexing.merge import entity_vector_id, relation_key, relation_vector_id
+from lambdarag.llm.tokenizer import count_tokens
+from lambdarag.runtime.engine import Engine
 from lambdarag.storage.base import GRAPH_FIELD_SEP, sorted_pair
-from lambdarag.tokenizer import count_tokens
 from lambdarag.utils import chunk_id_for, mdhash, now_iso, now_unix
 
 SYLLABLES = ["ka", "ri", "mo", "te", "lu", "sa", "no", "vi", "da", "pe", "zo", "fu", "ga", "hi",

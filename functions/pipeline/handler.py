@@ -32,9 +32,9 @@ if os.environ.get("LAMBDARAG_SECRET_ARN"):
 from aws_lambda_powertools import Logger, Tracer  # noqa: E402
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit  # noqa: E402
 
-from lambdarag import runner  # noqa: E402
 from lambdarag.config import load_settings  # noqa: E402
-from lambdarag.engine import Engine  # noqa: E402
+from lambdarag.pipeline import runner  # noqa: E402
+from lambdarag.runtime.engine import Engine  # noqa: E402
 from lambdarag.serverless.steps import run_step  # noqa: E402
 from lambdarag.utils import check_workspace_name  # noqa: E402
 

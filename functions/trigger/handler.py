@@ -23,7 +23,7 @@ if os.environ.get("LAMBDARAG_SECRET_ARN"):
     load_secrets()
 
 from lambdarag.config import load_settings  # noqa: E402 - settings read after the secret
-from lambdarag.engine import Engine  # noqa: E402
+from lambdarag.runtime.engine import Engine  # noqa: E402
 from lambdarag.serverless import ingest, jobs, s3, setup  # noqa: E402
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "lambdarag-trigger")

@@ -26,7 +26,7 @@ import pytest
 
 from lambdarag.api.app import create_app
 from lambdarag.config import Settings
-from lambdarag.engine import Engine
+from lambdarag.runtime.engine import Engine
 from tests.aws.conftest import AWS_CREDENTIALS, aws_env, drop_remote
 from tests.fakes.llm_server import FakeLLMServer
 from tests.functional.conftest import DIM, fake_settings, serve
@@ -437,8 +437,8 @@ def test_several_executions_at_once_on_fresh_stores(
     sfn: Any, tmp_path: Path, fake_llm: FakeLLMServer, monkeypatch: pytest.MonkeyPatch,
     workspace_name: str,
 ) -> None:
-    from lambdarag import documents
     from lambdarag.config import load_settings
+    from lambdarag.documents import lifecycle as documents
 
     with aws_env(monkeypatch, f"lrcc-{uuid.uuid4().hex[:10]}"):
         # GIVEN the step Lambdas configured as the stack configures them, on fresh stores

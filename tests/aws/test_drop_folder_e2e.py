@@ -23,7 +23,7 @@ import pytest
 pytest.importorskip("moto")
 
 from lambdarag.config import load_settings  # noqa: E402
-from lambdarag.engine import Engine  # noqa: E402
+from lambdarag.runtime.engine import Engine  # noqa: E402
 from lambdarag.serverless import clients  # noqa: E402
 from tests.aws.sfn_harness import REGION, ROOT, SfnHarness  # noqa: E402
 from tests.fakes.llm_server import FakeLLMServer  # noqa: E402

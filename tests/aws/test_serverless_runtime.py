@@ -25,17 +25,18 @@ pytest.importorskip("moto")
 import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-from lambdarag import documents, pipeline  # noqa: E402
 from lambdarag.api.app import create_app  # noqa: E402
 from lambdarag.config import Settings  # noqa: E402
-from lambdarag.documents import NewDocument  # noqa: E402
-from lambdarag.engine import Engine  # noqa: E402
-from lambdarag.runner import run_document  # noqa: E402
+from lambdarag.documents import lifecycle as documents  # noqa: E402
+from lambdarag.documents.lifecycle import NewDocument  # noqa: E402
+from lambdarag.pipeline import steps as pipeline  # noqa: E402
+from lambdarag.pipeline.runner import run_document  # noqa: E402
+from lambdarag.runtime.engine import Engine  # noqa: E402
 from lambdarag.serverless import clients  # noqa: E402
 from lambdarag.serverless.bootstrap import SecretFormatError, load_secrets  # noqa: E402
 from lambdarag.serverless.sfn import execution_name  # noqa: E402
 from lambdarag.serverless.steps import run_step  # noqa: E402
-from lambdarag.workspace import Workspace  # noqa: E402
+from lambdarag.workspace.workspace import Workspace  # noqa: E402
 from tests.aws.conftest import running_trigger  # noqa: E402
 from tests.fakes.llm_server import FakeLLMServer  # noqa: E402
 from tests.functional.conftest import fake_settings  # noqa: E402

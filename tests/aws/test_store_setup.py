@@ -148,7 +148,7 @@ def test_init_stores_on_the_command_line_creates_them_and_reports_drift(
     settings: Settings, fake_llm: FakeLLMServer, capsys: pytest.CaptureFixture[str],
 ) -> None:
     from lambdarag import cli
-    from lambdarag.engine import Engine
+    from lambdarag.runtime.engine import Engine
 
     base = ["--llm-binding", "openai", "--llm-model", "fake-llm",
             "--llm-binding-host", fake_llm.openai_url, "--embedding-binding", "openai",

@@ -22,7 +22,7 @@ from lambdarag.api.app import create_app
 from lambdarag.config import Settings
 from lambdarag.indexing.merge import relation_vector_id
 from lambdarag.indexing.records import neutralise_delimiters, normalise_name, parse_records
-from lambdarag.prompts import COMPLETION_DELIMITER, TUPLE_DELIMITER
+from lambdarag.llm.prompts import COMPLETION_DELIMITER, TUPLE_DELIMITER
 from lambdarag.utils import mdhash
 from tests.fakes import brain
 from tests.fakes.llm_server import FakeLLMServer

@@ -15,10 +15,12 @@ from typing import Any
 
 import pytest
 
-from lambdarag import documents, pipeline, runner
-from lambdarag.engine import Engine
+from lambdarag.documents import lifecycle as documents
+from lambdarag.pipeline import runner
+from lambdarag.pipeline import steps as pipeline
+from lambdarag.runtime.engine import Engine
 from lambdarag.utils import new_track_id
-from lambdarag.workspace import Workspace
+from lambdarag.workspace.workspace import Workspace
 from tests.fakes.llm_server import FakeLLMServer
 from tests.functional.conftest import fake_settings
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from lambdarag import documents
-from lambdarag.engine import Engine
+from lambdarag.documents import lifecycle as documents
+from lambdarag.runtime.engine import Engine
 from tests.aws.sfn_harness import FakeLambdaContext
 from tests.fakes.llm_server import FakeLLMServer
 from tests.functional.conftest import DIM

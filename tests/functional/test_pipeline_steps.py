@@ -6,8 +6,9 @@ import asyncio
 import json
 from pathlib import Path
 
-from lambdarag import documents, pipeline
-from lambdarag.engine import Engine
+from lambdarag.documents import lifecycle as documents
+from lambdarag.pipeline import steps as pipeline
+from lambdarag.runtime.engine import Engine
 from lambdarag.utils import new_track_id
 from tests.fakes.llm_server import FakeLLMServer
 from tests.functional.conftest import fake_settings

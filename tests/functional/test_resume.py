@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lambdarag.engine import Engine
+from lambdarag.runtime.engine import Engine
 from tests.fakes.llm_server import FakeLLMServer
 from tests.functional.conftest import DIM, fake_settings
 from tests.functional.corpus import wait_for

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lambdarag.chat import (
+from lambdarag.chat.conversation import (
     ChatMessage,
     ChatRequestError,
     ParsedQuery,

@@ -6,9 +6,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from lambdarag.documents import StatusJob
+from lambdarag.documents.lifecycle import StatusJob
 from lambdarag.indexing.parse import canonical_basename
-from lambdarag.workspace import PipelineStatus
+from lambdarag.workspace.workspace import PipelineStatus
 
 
 @pytest.mark.parametrize(("given", "expected"), [

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NotRequired, TypedDict
 
-from lambdarag import tokenizer
 from lambdarag.indexing.parse import SECTION_SEPARATOR
+from lambdarag.llm import tokenizer
 
 # section meta key -> chunk (and reference) key listing the sections a chunk covers
 SECTION_META_KEYS = {"page": "pages", "slide": "slides", "sheet": "sheets"}

@@ -13,7 +13,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from lambdarag.prompts import COMPLETION_DELIMITER, TUPLE_DELIMITER
+from lambdarag.llm.prompts import COMPLETION_DELIMITER, TUPLE_DELIMITER
 
 MAX_NAME_LENGTH = 256
 _BAD_TYPE_CHARS = set("'()<>|/\\")

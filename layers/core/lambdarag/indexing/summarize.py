@@ -15,8 +15,8 @@ import logging
 from dataclasses import dataclass
 from functools import cached_property
 
-from lambdarag import prompts, tokenizer
-from lambdarag.llm_cache import CachedLLM
+from lambdarag.llm import prompts, tokenizer
+from lambdarag.llm.cache import CachedLLM
 
 logger = logging.getLogger(__name__)
 

@@ -11,15 +11,15 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from lambdarag import documents
-from lambdarag.documents import InvalidSourceError, NewDocument
-from lambdarag.engine import Engine
+from lambdarag.documents import lifecycle as documents
+from lambdarag.documents.lifecycle import InvalidSourceError, NewDocument
 from lambdarag.indexing.parse import canonical_basename
+from lambdarag.runtime.engine import Engine
 from lambdarag.serverless import s3
 from lambdarag.serverless.jobs import DeleteJob
 from lambdarag.storage.base import DocStatusRecord
 from lambdarag.utils import InvalidWorkspaceName, check_workspace_name, new_track_id
-from lambdarag.workspace import Workspace
+from lambdarag.workspace.workspace import Workspace
 
 logger = logging.getLogger(__name__)
 

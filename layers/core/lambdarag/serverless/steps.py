@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from lambdarag import pipeline
-from lambdarag.workspace import PipelineStatus, Workspace
+from lambdarag.pipeline import steps as pipeline
+from lambdarag.workspace.workspace import PipelineStatus, Workspace
 
 FINAL_STEPS = ("finalize", "fail")
 

@@ -1,7 +1,7 @@
 """``/documents/*``: insert texts and files, follow their status, delete them (contract §4).
 
-Thin: wire shapes and status codes here, the work in ``lambdarag.documents`` and
-``lambdarag.scan``. Refusals are ``documents.DocumentRequestError`` subclasses, which
+Thin: wire shapes and status codes here, the work in ``lambdarag.documents.lifecycle`` and
+``lambdarag.documents.scan``. Refusals are ``documents.DocumentRequestError`` subclasses, which
 ``_as_http`` turns into 4xx answers whose detail says what to change.
 """
 
@@ -27,7 +27,6 @@ from fastapi import (
     UploadFile,
 )
 
-from lambdarag import documents
 from lambdarag.api.deps import EngineDep, SettingsDep, WorkspaceDep
 from lambdarag.api.schemas import (
     DOC_STATUSES,
@@ -54,12 +53,13 @@ from lambdarag.api.schemas import (
     examples_response,
 )
 from lambdarag.config import Settings
-from lambdarag.documents import NewDocument
-from lambdarag.engine import Engine
+from lambdarag.documents import lifecycle as documents
+from lambdarag.documents.lifecycle import NewDocument
+from lambdarag.documents.scan import ScanJob, scan_drop_folder, scan_input_dir
 from lambdarag.indexing.parse import SUPPORTED_EXTENSIONS, canonical_basename
-from lambdarag.scan import ScanJob, scan_drop_folder, scan_input_dir
+from lambdarag.runtime.engine import Engine
 from lambdarag.utils import UNKNOWN_SOURCE, new_track_id
-from lambdarag.workspace import PipelineStatus, Workspace
+from lambdarag.workspace.workspace import PipelineStatus, Workspace
 
 router = APIRouter(prefix="/documents", tags=["documents"])
 

@@ -1,6 +1,6 @@
 """``/api/*``: the Ollama emulation, so Ollama clients (Open WebUI) chat with the knowledge bases.
 
-Contract §8. Every knowledge base is a model (``lambdarag.chat``): ``lightrag:latest`` is the
+Contract §8. Every knowledge base is a model (``lambdarag.chat.conversation``): ``lightrag:latest`` is the
 request's own workspace and ``lightrag:<ws>`` any other stored one. Bodies are read with a
 size cap and parsed as JSON whatever the Content-Type. Errors carry both ``detail`` (the
 contract) and ``error`` (what Ollama clients read). Model management is refused with 405.
@@ -31,7 +31,7 @@ from lambdarag.api.deps import (
     visible_models,
 )
 from lambdarag.api.routes.query import NDJSON_HEADERS, NDJSONResponse
-from lambdarag.chat import (
+from lambdarag.chat.conversation import (
     ChatAnswer,
     ChatMessage,
     ChatPlan,
@@ -44,10 +44,10 @@ from lambdarag.chat import (
     run_chat,
 )
 from lambdarag.config import Settings
-from lambdarag.engine import Engine
 from lambdarag.llm.base import LLMError
+from lambdarag.runtime.engine import Engine
 from lambdarag.storage.base import StorageError
-from lambdarag.workspace import Workspace
+from lambdarag.workspace.workspace import Workspace
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/api", tags=["ollama"])

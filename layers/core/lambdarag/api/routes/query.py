@@ -12,7 +12,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import ValidationError
 
-from lambdarag import prompts
 from lambdarag.api import errors
 from lambdarag.api.deps import WorkspaceDep
 from lambdarag.api.schemas import (
@@ -23,12 +22,13 @@ from lambdarag.api.schemas import (
     examples_response,
     validation_example,
 )
+from lambdarag.llm import prompts
 from lambdarag.llm.base import LLMError
 from lambdarag.query.answer import aquery, retrieve_context
 from lambdarag.query.param import QueryResult
 from lambdarag.query.retrieve import chunk_meta
 from lambdarag.storage.base import StorageError
-from lambdarag.workspace import Workspace
+from lambdarag.workspace.workspace import Workspace
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["query"])

@@ -28,7 +28,7 @@ from lambdarag.utils import (
     mdhash,
     now_iso,
 )
-from lambdarag.workspace import Workspace
+from lambdarag.workspace.workspace import Workspace
 
 logger = logging.getLogger(__name__)
 

@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any
 from lambdarag.indexing.extract import ExtractionOptions
 from lambdarag.indexing.merge import MergeContext, MergeOptions
 from lambdarag.llm.base import EmbeddingBinding
-from lambdarag.llm_cache import CachedLLM
-from lambdarag.stores import KeyedLocks, Stores
+from lambdarag.llm.cache import CachedLLM
+from lambdarag.storage.stores import KeyedLocks, Stores
 
 if TYPE_CHECKING:
-    from lambdarag.pipeline_state import SharedPipelineStatus
+    from lambdarag.workspace.pipeline_status import SharedPipelineStatus
 
 HISTORY_LIMIT = 5000
 MESSAGE_LIMIT = 4096

@@ -25,15 +25,15 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from lambdarag import prompts, tokenizer
+from lambdarag.llm import prompts, tokenizer
 from lambdarag.llm.base import ChatMessage as LLMMessage
 from lambdarag.query.answer import aquery
 from lambdarag.query.param import TOO_SHORT, Mode, QueryParam, english_weight
 
 if TYPE_CHECKING:
     from lambdarag.config import Settings
-    from lambdarag.engine import Engine
-    from lambdarag.workspace import Workspace
+    from lambdarag.runtime.engine import Engine
+    from lambdarag.workspace.workspace import Workspace
 
 # Size limits of a chat or generate request (contract §8.3); over them is 413.
 MAX_MESSAGES = 128

@@ -23,7 +23,7 @@ from tenacity import (
 )
 
 from lambdarag.storage.base import KVStorage, StorageError, VersionConflictError
-from lambdarag.workspace import PipelineStatus
+from lambdarag.workspace.workspace import PipelineStatus
 
 STATUS_NAMESPACE = "pipeline_status"
 STATUS_KEY = "status"

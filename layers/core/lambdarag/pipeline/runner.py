@@ -4,7 +4,7 @@ Up to MAX_PARALLEL_INSERT documents are prepared and extracted at once (their ex
 batches concurrently too). A document whose extraction is done leaves its place to the
 next one and joins the workspace's next *merge round*: one round at a time per workspace
 merges the entities, then the relations, of every document that finished extracting since
-the last round began (:func:`lambdarag.pipeline.merge_documents`), then finalizes them. So
+the last round began (:func:`lambdarag.pipeline.steps.merge_documents`), then finalizes them. So
 an entity named by ten documents extracted meanwhile is merged and summarised once, not ten
 times, and extraction never waits for merges: the LLM's MAX_ASYNC slots stay busy.
 
@@ -22,12 +22,12 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 
-from lambdarag import pipeline
 from lambdarag.indexing.chunking import ChunkingError
 from lambdarag.indexing.parse import ParseError
 from lambdarag.llm.base import LLMError
+from lambdarag.pipeline import steps as pipeline
 from lambdarag.storage.base import StorageError
-from lambdarag.workspace import Workspace
+from lambdarag.workspace.workspace import Workspace
 
 logger = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from lambdarag.config import Settings, SettingsError, load_settings
 from lambdarag.query.param import MODES
 
 if TYPE_CHECKING:
-    from lambdarag.documents import EnqueueResult
-    from lambdarag.workspace import Workspace
+    from lambdarag.documents.lifecycle import EnqueueResult
+    from lambdarag.workspace.workspace import Workspace
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -89,8 +89,8 @@ def _serve(settings: Settings) -> int:
 
 async def _index(settings: Settings, files: list[Path]) -> int:
     """Store each file as an upload does, index them, and print one line per file."""
-    from lambdarag import documents
-    from lambdarag.engine import Engine
+    from lambdarag.documents import lifecycle as documents
+    from lambdarag.runtime.engine import Engine
     from lambdarag.utils import new_track_id
 
     engine = Engine(settings)
@@ -118,7 +118,7 @@ async def _index(settings: Settings, files: list[Path]) -> int:
 
 async def _init_stores(settings: Settings, names: list[str]) -> int:
     """Create each workspace's tables and indexes (a deploy step: no Lambda races for them)."""
-    from lambdarag.engine import Engine
+    from lambdarag.runtime.engine import Engine
 
     backends = ", ".join(f"{kind} {backend}" for kind, backend in settings.storage_backends.items())
     engine = Engine(settings)
@@ -133,7 +133,7 @@ async def _init_stores(settings: Settings, names: list[str]) -> int:
 
 
 async def _pieces(path: Path) -> AsyncIterator[bytes]:
-    from lambdarag.documents import PIECE
+    from lambdarag.documents.lifecycle import PIECE
 
     with path.open("rb") as source:
         while piece := await asyncio.to_thread(source.read, PIECE):
@@ -153,9 +153,9 @@ async def _report(ws: Workspace, result: EnqueueResult) -> int:
 
 
 async def _query(settings: Settings, text: str, mode: str) -> int:
-    from lambdarag.engine import Engine
     from lambdarag.query.answer import aquery
     from lambdarag.query.param import QueryParam
+    from lambdarag.runtime.engine import Engine
 
     engine = Engine(settings)
     try:

@@ -26,10 +26,10 @@ from lambdarag.indexing.parse import (
     section_index,
     sections_from_index,
 )
-from lambdarag.llm_cache import LLMUsage, counting_usage
+from lambdarag.llm.cache import LLMUsage, counting_usage
 from lambdarag.storage.base import DocStatusRecord
 from lambdarag.utils import chunk_id_for, content_summary, mdhash, now_iso
-from lambdarag.workspace import Workspace
+from lambdarag.workspace.workspace import Workspace
 
 logger = logging.getLogger(__name__)
 

@@ -48,7 +48,7 @@ from lambdarag.storage.base import (
     sorted_pair,
 )
 from lambdarag.utils import mdhash, now_unix
-from lambdarag.workspace import Workspace
+from lambdarag.workspace.workspace import Workspace
 
 Pair = tuple[str, str]
 ChunkFragments = tuple[list[EntityFragment], list[RelationFragment]]

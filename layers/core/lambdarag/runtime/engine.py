@@ -12,24 +12,24 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from lambdarag.config import Settings
+from lambdarag.documents.scan import ScanJob
 from lambdarag.indexing.extract import ExtractionOptions
 from lambdarag.indexing.merge import MergeOptions
 from lambdarag.indexing.summarize import SummaryOptions
 from lambdarag.llm import create_embedding, create_llm
 from lambdarag.llm.base import EmbeddingBinding, LLMBinding
+from lambdarag.llm.cache import CachedLLM
 from lambdarag.llm.queue import EmbeddingQueue
-from lambdarag.llm_cache import CachedLLM
-from lambdarag.runner import LocalRunner
-from lambdarag.scan import ScanJob
+from lambdarag.pipeline.runner import LocalRunner
 from lambdarag.storage.base import StorageFactory
-from lambdarag.stores import KeyedLocks, Stores
+from lambdarag.storage.stores import KeyedLocks, Stores
 from lambdarag.utils import sanitise_workspace
-from lambdarag.workspace import IndexingOptions, QueryOptions, Workspace
+from lambdarag.workspace.workspace import IndexingOptions, QueryOptions, Workspace
 
 if TYPE_CHECKING:
-    from lambdarag.pipeline_state import SharedPipelineStatus
     from lambdarag.serverless.sfn import StepFunctionsRunner
     from lambdarag.storage.select import StorageSelection
+    from lambdarag.workspace.pipeline_status import SharedPipelineStatus
 
 # Lease records live in their own KV namespace: not one of Stores', so clearing the
 # documents (which drops every store) never drops a lock someone holds.
@@ -161,7 +161,7 @@ class Engine:
         """In-process locks, or leases every process shares (``LAMBDARAG_SHARED_LOCKS``)."""
         if not self.settings.shared_locks:
             return KeyedLocks()
-        from lambdarag.leases import SharedKeyLocks
+        from lambdarag.storage.leases import SharedKeyLocks
 
         return SharedKeyLocks(
             factory.kv(LEASE_NAMESPACE),
@@ -172,7 +172,7 @@ class Engine:
     def _shared_status(self, factory: StorageFactory) -> SharedPipelineStatus | None:
         if not self.settings.shared_pipeline_status:
             return None
-        from lambdarag.pipeline_state import STATUS_NAMESPACE, SharedPipelineStatus
+        from lambdarag.workspace.pipeline_status import STATUS_NAMESPACE, SharedPipelineStatus
 
         return SharedPipelineStatus(factory.kv(STATUS_NAMESPACE))
 

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lambdarag import documents
+from lambdarag.documents import lifecycle as documents
 from lambdarag.indexing.parse import canonical_basename, is_supported
 from lambdarag.storage.base import DocStatusRecord
-from lambdarag.workspace import Workspace
+from lambdarag.workspace.workspace import Workspace
 
 PARSED_DIR = documents.PARSED_DIR
 SAMPLE_LIMIT = 20

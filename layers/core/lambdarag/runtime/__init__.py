@@ -1,0 +1,1 @@
+"""The process runtime: the Engine and the composition roots that build it."""
