@@ -76,8 +76,7 @@ class LocalRunner:
         if starting:
             ws.pipeline.start_job(f"...[{len(fresh)} files]", len(fresh))
         else:
-            ws.pipeline.docs += len(fresh)
-            ws.pipeline.batchs += len(fresh)
+            ws.pipeline.add_documents(len(fresh))
         self._idle.clear()
         for doc_id in fresh:
             self._queued.add((workspace, doc_id))
@@ -85,7 +84,7 @@ class LocalRunner:
         self.start()
         if starting:
             first = (await ws.stores.doc_status.get(fresh[0]) or {}).get("file_path", "")
-            ws.pipeline.job_name = f"{first[:20]}...[{len(fresh)} files]"
+            ws.pipeline.rename_job(f"{first[:20]}...[{len(fresh)} files]")
 
     async def resume(self, workspace: str) -> int:
         """Queue every document a previous run left unfinished; returns how many."""
@@ -143,13 +142,11 @@ class LocalRunner:
         self._finish(ws, workspace)
 
     def _finish(self, ws: Workspace, workspace: str) -> None:
-        ws.pipeline.cur_batch += 1
+        ws.pipeline.document_done()
         self._active[workspace] -= 1
         if not self._active[workspace]:
             del self._active[workspace]
-            ws.pipeline.busy = False
-            ws.pipeline.cancellation_requested = False
-            ws.pipeline.log("All documents processed")
+            ws.pipeline.end_job()
         if not self._active:
             self._idle.set()
 

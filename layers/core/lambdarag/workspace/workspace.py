@@ -1,25 +1,24 @@
-"""A Workspace: the stores, bindings, options and pipeline state of one workspace name."""
+"""A Workspace: the stores, bindings, options and pipeline status of one workspace name.
+
+The pipeline status record and its rules live in :mod:`lambdarag.workspace.pipeline_status`;
+the workspace holds this process's copy and reaches the stored one through it.
+"""
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lambdarag.indexing.extract import ExtractionOptions
 from lambdarag.indexing.merge import MergeContext, MergeOptions
 from lambdarag.llm.base import EmbeddingBinding
 from lambdarag.llm.cache import CachedLLM
 from lambdarag.storage.stores import KeyedLocks, Stores
+from lambdarag.workspace.pipeline_status import PipelineStatus
 
 if TYPE_CHECKING:
     from lambdarag.workspace.pipeline_status import SharedPipelineStatus
-
-HISTORY_LIMIT = 5000
-MESSAGE_LIMIT = 4096
-
 
 @dataclass(frozen=True)
 class IndexingOptions:
@@ -46,62 +45,6 @@ class QueryOptions:
     enable_llm_cache: bool = True
     language: str = "English"
     user_prompt_prefix: str = ""
-
-
-@dataclass
-class PipelineStatus:
-    """The ``/documents/pipeline_status`` record of one workspace (contract §6.5)."""
-
-    busy: bool = False
-    job_name: str = "-"
-    job_start: str | None = None
-    docs: int = 0
-    batchs: int = 0
-    cur_batch: int = 0
-    latest_message: str = ""
-    cancellation_requested: bool = False
-    history_messages: deque[str] = field(default_factory=lambda: deque(maxlen=HISTORY_LIMIT))
-    total_messages: int = 0
-    # Serverless only: ids of the documents whose executions are between prepare and
-    # finalize/fail (lambdarag.serverless.steps); the job is busy while any is.
-    active: list[str] = field(default_factory=list)
-
-    def log(self, message: str) -> None:
-        message = message[:MESSAGE_LIMIT]
-        self.latest_message = message
-        self.history_messages.append(message)
-        self.total_messages += 1
-
-    def start_job(self, name: str, docs: int) -> None:
-        self.busy = True
-        self.job_name = name
-        self.job_start = datetime.now(UTC).isoformat()
-        self.docs = docs
-        self.batchs = docs
-        self.cur_batch = 0
-        self.cancellation_requested = False
-
-    def as_dict(self, limit: int = 1000) -> dict[str, Any]:
-        history = list(self.history_messages)[-limit:]
-        if self.total_messages > len(history):
-            history.insert(0, f"[Truncated history messages: {len(history)}/{self.total_messages}]")
-        return {
-            "autoscanned": False,
-            "busy": self.busy,
-            "job_name": self.job_name,
-            "job_start": self.job_start,
-            "docs": self.docs,
-            "batchs": self.batchs,
-            "cur_batch": self.cur_batch,
-            "request_pending": False,
-            "latest_message": self.latest_message,
-            "history_messages": history,
-            "cancellation_requested": self.cancellation_requested,
-            "scanning": False,
-            "destructive_busy": False,
-            "pending_enqueues": 0,
-            "update_status": {},
-        }
 
 
 @dataclass

@@ -59,7 +59,8 @@ from lambdarag.documents.scan import ScanJob, scan_drop_folder, scan_input_dir
 from lambdarag.indexing.parse import SUPPORTED_EXTENSIONS, canonical_basename
 from lambdarag.runtime.engine import Engine
 from lambdarag.utils import UNKNOWN_SOURCE, new_track_id
-from lambdarag.workspace.workspace import PipelineStatus, Workspace
+from lambdarag.workspace.pipeline_status import PipelineStatus
+from lambdarag.workspace.workspace import Workspace
 
 router = APIRouter(prefix="/documents", tags=["documents"])
 
@@ -505,11 +506,7 @@ async def cancel_pipeline(ws: WorkspaceDep) -> StatusMessage:
         return StatusMessage(status="not_busy", message="Pipeline is not currently running. "
                              "No cancellation needed.")
 
-    def request(status: PipelineStatus) -> None:
-        status.cancellation_requested = True
-        status.log("Cancellation requested")
-
-    await ws.change_pipeline(request)
+    await ws.change_pipeline(PipelineStatus.request_cancel)
     return StatusMessage(
         status="cancellation_requested",
         message="Pipeline cancellation has been requested. Documents will be marked as FAILED.",
