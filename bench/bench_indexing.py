@@ -32,6 +32,7 @@ from lambdarag.config import load_settings  # noqa: E402
 from lambdarag.documents import lifecycle as documents  # noqa: E402
 from lambdarag.query.answer import aquery  # noqa: E402
 from lambdarag.query.param import QueryParam  # noqa: E402
+from lambdarag.runtime import build_engine  # noqa: E402
 from lambdarag.runtime.engine import Engine  # noqa: E402
 from lambdarag.utils import new_track_id  # noqa: E402
 
@@ -89,7 +90,7 @@ async def index(
         llm_binding_host=fake.openai_url, embedding_binding="openai", embedding_model="fake-embed",
         embedding_binding_host=fake.openai_url, embedding_dim=1024, max_async=4, **overrides,
     )
-    engine = Engine(settings)
+    engine = build_engine(settings)
     ws = await engine.workspace()
     started = time.perf_counter()
     queued = await documents.enqueue(

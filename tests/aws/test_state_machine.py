@@ -23,7 +23,7 @@ from lambdarag.pipeline import runner
 from lambdarag.pipeline.steps import PipelineError
 from lambdarag.query.answer import retrieve_context
 from lambdarag.query.param import QueryParam
-from lambdarag.runtime.engine import Engine
+from lambdarag.runtime import build_engine
 from lambdarag.storage.base import StoreUnavailableError
 from lambdarag.storage.leases import LeaseLostError
 from lambdarag.workspace.workspace import Workspace
@@ -91,7 +91,7 @@ def with_workspace(fn: Callable[[Workspace], Awaitable[T]], workspace: str = WOR
     """Run ``fn(ws)`` on a fresh Engine over the same store (another process, in effect)."""
 
     async def run() -> T:
-        engine = Engine(load_settings())
+        engine = build_engine(load_settings())
         try:
             return await fn(await engine.workspace(workspace))
         finally:

@@ -335,16 +335,17 @@ async def _delete_one(ws: Workspace, doc_id: str, delete_llm_cache: bool, files_
         return 0
     if record is None:
         return 0
-    if files_in is not None and source.startswith("s3://"):  # the serverless drop folder
-        from lambdarag.serverless.s3 import delete_object
-
+    if files_in is not None:
         try:
-            await delete_object(source)
+            await ws.inputs.delete_source(source, files_in, record.get("file_path"))
         except Exception as exc:  # noqa: BLE001 - the document is gone; report the file
             ws.pipeline.log(f"Could not delete {source}: {exc}")
-    elif files_in is not None:
-        await asyncio.to_thread(_delete_input_file, files_in, record.get("file_path"))
     return 1
+
+
+async def delete_input_file(folder: Path, file_path: str | None) -> None:
+    """Delete the document's file from ``folder`` (see :func:`_delete_input_file`)."""
+    await asyncio.to_thread(_delete_input_file, folder, file_path)
 
 
 def _delete_input_file(folder: Path, file_path: str | None) -> None:

@@ -88,7 +88,7 @@ async def prepare(ws: Workspace, payload: Payload) -> Payload:
     text = doc.get("content") or ""
     sections = sections_from_index(text, doc.get("sections"))
     if not text.strip() and doc.get("source_file"):
-        sections = await load_document_sections(doc["source_file"])
+        sections = await load_document_sections(doc["source_file"], ws.inputs.read)
         text = join_sections(sections)
         index = {"sections": section_index(sections)} if is_structured(sections) else {}
         await ws.stores.full_docs.upsert(

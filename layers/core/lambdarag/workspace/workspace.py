@@ -18,6 +18,7 @@ from lambdarag.storage.stores import KeyedLocks, Stores
 from lambdarag.workspace.pipeline_status import PipelineStatus
 
 if TYPE_CHECKING:
+    from lambdarag.documents.ports import InputStore
     from lambdarag.workspace.pipeline_status import SharedPipelineStatus
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ class Workspace:
     embedder: EmbeddingBinding
     indexing: IndexingOptions
     query: QueryOptions
+    # Where the workspace's files are kept: INPUT_DIR locally, the S3 drop folder on AWS.
+    inputs: InputStore
     locks: KeyedLocks = field(default_factory=KeyedLocks)
     pipeline: PipelineStatus = field(default_factory=PipelineStatus)
     # Set when several processes index this workspace (LAMBDARAG_SHARED_STATE): the
