@@ -1,8 +1,7 @@
 """Indexing cost and query overhead on a synthetic corpus, against the fake LLM server.
 
-The corpus has the shape of the one behind LightRAG's published figures (see
-../shared/reference/users.md): 100 documents of about 600 words whose entities
-recur across documents. Two runs:
+The corpus has the shape of the one behind LightRAG's published figures: 100 documents
+of about 600 words whose entities recur across documents. Two runs:
 
 * a slow LLM (200 ms per chat call, instant embeddings), MAX_ASYNC=4: wall time,
   LLM calls by kind, embedding requests and texts, prompt characters;

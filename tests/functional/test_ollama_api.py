@@ -1,4 +1,4 @@
-"""The Ollama emulation (``/api/*``, contract §8), driven by the official ``ollama`` client.
+"""The Ollama emulation (``/api/*``), driven by the official ``ollama`` client.
 
 One live uvicorn server per module: the corpus is indexed in the default workspace and one
 finance document in the ``finance`` workspace, which the API offers as ``lightrag:finance``.

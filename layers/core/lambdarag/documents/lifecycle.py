@@ -190,7 +190,7 @@ def checked_filename(raw: str | None) -> str:
 
 
 async def reject_known_sources(ws: Workspace, sources: Sequence[str], verb: str) -> None:
-    """Refuse canonical basenames doc_status already holds (contract §6.4, checked at the API)."""
+    """Refuse canonical basenames doc_status already holds (checked at the API)."""
     for source in sources:
         if source == UNKNOWN_SOURCE:
             continue

@@ -1,6 +1,6 @@
 """Graph edits made through the API, written on the fragment model.
 
-Design (issue 3, see docs/DEVELOPMENT.md "The fragment model"):
+Design (see docs/DEVELOPMENT.md "The fragment model"):
 
 * **Edits are fragments.** A user edit of entity ``N`` is stored as an entity fragment
   with the synthetic chunk id ``manual-<md5(N)>`` (a relation edit of the sorted pair

@@ -1,4 +1,4 @@
-"""Fixed token-window chunking with tiktoken (contract §9.2, step 2).
+"""Fixed token-window chunking with tiktoken.
 
 Structured documents (pdf pages, pptx slides, xlsx sheets) are chunked as one token
 stream made of their sections, so a chunk may span sections; each chunk records the

@@ -37,7 +37,7 @@ ZIP_BOMB_RATIO = 100  # uncompressed / compressed ...
 ZIP_BOMB_MIN_SIZE = 50 * 1024 * 1024  # ... above this many uncompressed bytes
 MAX_PDF_PAGES = 2000
 MAX_TEXT_CHARS = 50_000_000
-# ``report.[mineru].pdf``: a bracketed parser hint just before the extension (contract §4.3)
+# ``report.[mineru].pdf``: a bracketed parser hint just before the extension
 _PARSER_HINT = re.compile(r"^(?P<stem>.+)\.\[[^\[\]./\\]+\](?P<suffix>\.[^.]+)$")
 
 

@@ -1,4 +1,4 @@
-"""Tolerant parsing of the LLM's extraction records (contract §9.2, step 4).
+"""Tolerant parsing of the LLM's extraction records.
 
 LLMs bend the format: glued records, mangled delimiters, bullets, code fences,
 quotes around names, ``relationship`` instead of ``relation``. Everything that can be

@@ -1,4 +1,4 @@
-"""Description summarisation with LightRAG's thresholds (contract §9.2, step 5).
+"""Description summarisation with LightRAG's thresholds.
 
 LightRAG asks the LLM once per entity or relation that needs a summary. A merge round here
 asks once per *group* of keys (:func:`summarize_many`): up to ``summary_batch_size`` keys of

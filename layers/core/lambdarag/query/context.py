@@ -1,4 +1,4 @@
-"""Building the retrieval result: modes, budgets, references, context text (contract §10)."""
+"""Building the retrieval result: modes, budgets, references, context text."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Query keyword extraction (contract §10, step 3)."""
+"""Query keyword extraction."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Retrieval for the KG modes (local, global, hybrid, mix) and naive (contract §10, step 4-6)."""
+"""Retrieval for the KG modes (local, global, hybrid, mix) and naive."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``/documents/*``: insert texts and files, follow their status, delete them (contract §4).
+"""``/documents/*``: insert texts and files, follow their status, delete them.
 
 Thin: wire shapes and status codes here, the work in ``lambdarag.documents.lifecycle`` and
 ``lambdarag.documents.scan``. Refusals are ``documents.DocumentRequestError`` subclasses, which

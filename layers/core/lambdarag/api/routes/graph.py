@@ -1,4 +1,4 @@
-"""Graph routes: labels, subgraphs and entity/relation editing (contract §3, §13).
+"""Graph routes: labels, subgraphs and entity/relation editing.
 
 Thin: validation and wire shapes here, the work in ``lambdarag.graph.edits``. Mutations
 are allowed while indexing runs (they are fragment writes plus per-key merges).

@@ -144,7 +144,7 @@ def _references(result: QueryResult, body: QueryRequest) -> list[dict[str, Any]]
 
 
 async def _answer(ws: Workspace, body: QueryRequest, stream: bool) -> QueryResult:
-    """Run the query; LLM failures become the contract's 200 placeholder, never a 500."""
+    """Run the query; LLM failures become LightRAG's 200 placeholder, never a 500."""
     try:
         return await aquery(ws, body.query, body.to_param(stream=stream))
     except LLMError as exc:
@@ -181,7 +181,7 @@ def _line(data: dict[str, Any]) -> str:
     responses=STREAM_RESPONSES, openapi_extra=EMPTY_QUERY,
 )
 async def query_stream(body: QueryRequest, ws: WorkspaceDep) -> NDJSONResponse:
-    """The answer as newline-delimited JSON, references first (contract §5.3).
+    """The answer as newline-delimited JSON, references first.
 
     ``stream`` defaults to true here. An invalid body is 422, before the stream starts.
     """
