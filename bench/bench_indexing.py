@@ -1,8 +1,7 @@
 """Indexing cost and query overhead on a synthetic corpus, against the fake LLM server.
 
-The corpus has the shape of the one behind LightRAG's published figures (see
-../shared/reference/users.md): 100 documents of about 600 words whose entities
-recur across documents. Two runs:
+The corpus has the shape of the one behind LightRAG's published figures: 100 documents
+of about 600 words whose entities recur across documents. Two runs:
 
 * a slow LLM (200 ms per chat call, instant embeddings), MAX_ASYNC=4: wall time,
   LLM calls by kind, embedding requests and texts, prompt characters;
@@ -28,11 +27,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.fakes.llm_server import FakeLLMServer  # noqa: E402
 
-from lambdarag import documents  # noqa: E402
 from lambdarag.config import load_settings  # noqa: E402
-from lambdarag.engine import Engine  # noqa: E402
+from lambdarag.documents import lifecycle as documents  # noqa: E402
 from lambdarag.query.answer import aquery  # noqa: E402
 from lambdarag.query.param import QueryParam  # noqa: E402
+from lambdarag.runtime import build_engine  # noqa: E402
+from lambdarag.runtime.engine import Engine  # noqa: E402
 from lambdarag.utils import new_track_id  # noqa: E402
 
 FIRST = ["Alice", "Bruno", "Chen", "Dara", "Elif", "Farah", "Goran", "Hana", "Ivo", "Jana"]
@@ -89,7 +89,7 @@ async def index(
         llm_binding_host=fake.openai_url, embedding_binding="openai", embedding_model="fake-embed",
         embedding_binding_host=fake.openai_url, embedding_dim=1024, max_async=4, **overrides,
     )
-    engine = Engine(settings)
+    engine = build_engine(settings)
     ws = await engine.workspace()
     started = time.perf_counter()
     queued = await documents.enqueue(

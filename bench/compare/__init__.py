@@ -1,1 +1,1 @@
-"""LambdaRAG and LightRAG 1.5.7 side by side on one fake provider: ``bench/run`` (issue 15)."""
+"""LambdaRAG and LightRAG 1.5.7 side by side on one fake provider: ``bench/run``."""

@@ -1,4 +1,4 @@
-"""LambdaRAG and LightRAG 1.5.7 side by side, in one run, on one fake provider (issue 15).
+"""LambdaRAG and LightRAG 1.5.7 side by side, in one run, on one fake provider.
 
 Both servers index the same generated corpus over HTTP at each provider latency (every
 chat and embedding call takes that long), then answer the same kinds of queries; the

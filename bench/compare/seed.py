@@ -25,10 +25,10 @@ import numpy as np
 from tests.fakes import brain
 
 from lambdarag.config import load_settings
-from lambdarag.engine import Engine
 from lambdarag.indexing.merge import entity_vector_id, relation_key, relation_vector_id
+from lambdarag.llm.tokenizer import count_tokens
+from lambdarag.runtime import build_engine
 from lambdarag.storage.base import GRAPH_FIELD_SEP, sorted_pair
-from lambdarag.tokenizer import count_tokens
 from lambdarag.utils import chunk_id_for, mdhash, now_iso, now_unix
 
 SYLLABLES = ["ka", "ri", "mo", "te", "lu", "sa", "no", "vi", "da", "pe", "zo", "fu", "ga", "hi",
@@ -192,7 +192,7 @@ async def _write_docs(ws: Any, plan: Plan) -> None:
 
 async def build(entities: int) -> dict[str, Any]:
     settings = load_settings()
-    engine = Engine(settings)
+    engine = build_engine(settings)
     started = time.perf_counter()
     try:
         ws = await engine.workspace()
@@ -217,7 +217,7 @@ async def build(entities: int) -> dict[str, Any]:
 
 
 async def drop() -> None:
-    engine = Engine(load_settings())
+    engine = build_engine(load_settings())
     try:
         ws = await engine.workspace()
         await ws.stores.drop_documents()

@@ -32,14 +32,16 @@ if os.environ.get("LAMBDARAG_SECRET_ARN"):
 from aws_lambda_powertools import Logger, Tracer  # noqa: E402
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit  # noqa: E402
 
-from lambdarag import runner  # noqa: E402
 from lambdarag.config import load_settings  # noqa: E402
-from lambdarag.engine import Engine  # noqa: E402
+from lambdarag.pipeline import runner  # noqa: E402
+from lambdarag.runtime.aws import build_engine  # noqa: E402
 from lambdarag.serverless.steps import run_step  # noqa: E402
 from lambdarag.utils import check_workspace_name  # noqa: E402
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from lambdarag.runtime.engine import Engine
 
 Event = dict[str, Any]
 Handler = Callable[[Event, "LambdaContext"], Event]
@@ -67,7 +69,7 @@ _engine: Engine | None = None
 def _get_engine() -> Engine:
     global _engine
     if _engine is None:
-        _engine = Engine(load_settings())
+        _engine = build_engine(load_settings())
     return _engine
 
 

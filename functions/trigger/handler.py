@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
@@ -23,8 +23,11 @@ if os.environ.get("LAMBDARAG_SECRET_ARN"):
     load_secrets()
 
 from lambdarag.config import load_settings  # noqa: E402 - settings read after the secret
-from lambdarag.engine import Engine  # noqa: E402
+from lambdarag.runtime.aws import build_engine  # noqa: E402
 from lambdarag.serverless import ingest, jobs, s3, setup  # noqa: E402
+
+if TYPE_CHECKING:
+    from lambdarag.runtime.engine import Engine
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "lambdarag-trigger")
 _loop = asyncio.new_event_loop()
@@ -39,7 +42,7 @@ class UnsupportedEventError(ValueError):
 def _engine_once() -> Engine:
     global _engine
     if _engine is None:
-        _engine = Engine(load_settings())
+        _engine = build_engine(load_settings())
     return _engine
 
 

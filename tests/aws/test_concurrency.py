@@ -26,7 +26,7 @@ import pytest
 
 from lambdarag.api.app import create_app
 from lambdarag.config import Settings
-from lambdarag.engine import Engine
+from lambdarag.runtime import build_engine
 from tests.aws.conftest import AWS_CREDENTIALS, aws_env, drop_remote
 from tests.fakes.llm_server import FakeLLMServer
 from tests.functional.conftest import DIM, fake_settings, serve
@@ -56,7 +56,7 @@ def aws_settings(
 
 
 async def _cleanup(settings: Settings, name: str) -> None:
-    engine = Engine(settings)
+    engine = build_engine(settings)
     try:
         await drop_remote(await engine.workspace(name))
     finally:
@@ -197,7 +197,7 @@ def test_forty_uploads_with_readers_on_fresh_stores(aws_settings: Settings) -> N
 
 
 async def store_counts(settings: Settings) -> dict[str, int]:
-    engine = Engine(settings)
+    engine = build_engine(settings)
     try:
         stores = (await engine.workspace()).stores
         nodes, edges = await stores.graph.counts()
@@ -281,7 +281,7 @@ def test_an_indexer_killed_halfway_resumes_on_the_aws_stores(
         (name, "processed") for name in names]
 
     async def nodes() -> int:
-        engine = Engine(aws_settings)
+        engine = build_engine(aws_settings)
         try:
             ws = await engine.workspace(workspace_name)
             found = await ws.stores.graph.get_nodes([f"Ship Aurora{i}" for i in range(6)])
@@ -437,8 +437,8 @@ def test_several_executions_at_once_on_fresh_stores(
     sfn: Any, tmp_path: Path, fake_llm: FakeLLMServer, monkeypatch: pytest.MonkeyPatch,
     workspace_name: str,
 ) -> None:
-    from lambdarag import documents
     from lambdarag.config import load_settings
+    from lambdarag.documents import lifecycle as documents
 
     with aws_env(monkeypatch, f"lrcc-{uuid.uuid4().hex[:10]}"):
         # GIVEN the step Lambdas configured as the stack configures them, on fresh stores
@@ -455,7 +455,7 @@ def test_several_executions_at_once_on_fresh_stores(
         settings = load_settings()
 
         async def enqueue() -> list[str]:
-            engine = Engine(settings)
+            engine = build_engine(settings)
             try:
                 ws = await engine.workspace(workspace_name)
                 batch = [documents.NewDocument(f"story{i}.txt", story(i)) for i in range(4)]
@@ -466,7 +466,7 @@ def test_several_executions_at_once_on_fresh_stores(
                 await engine.aclose()
 
         async def outcome(doc_ids: list[str]) -> tuple[list[str], int]:
-            engine = Engine(settings)
+            engine = build_engine(settings)
             try:
                 ws = await engine.workspace(workspace_name)
                 records = await ws.stores.doc_status.get_many(doc_ids)

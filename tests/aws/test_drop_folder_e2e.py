@@ -23,7 +23,7 @@ import pytest
 pytest.importorskip("moto")
 
 from lambdarag.config import load_settings  # noqa: E402
-from lambdarag.engine import Engine  # noqa: E402
+from lambdarag.runtime import build_engine  # noqa: E402
 from lambdarag.serverless import clients  # noqa: E402
 from tests.aws.sfn_harness import REGION, ROOT, SfnHarness  # noqa: E402
 from tests.fakes.llm_server import FakeLLMServer  # noqa: E402
@@ -103,7 +103,7 @@ def snapshot(workspace: str) -> dict[str, Any]:
     """Documents, graph size and pipeline record, read by another process."""
 
     async def read() -> dict[str, Any]:
-        engine = Engine(load_settings())
+        engine = build_engine(load_settings())
         try:
             ws = await engine.workspace(workspace)
             page = await ws.stores.doc_status.page(

@@ -25,17 +25,19 @@ pytest.importorskip("moto")
 import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-from lambdarag import documents, pipeline  # noqa: E402
 from lambdarag.api.app import create_app  # noqa: E402
 from lambdarag.config import Settings  # noqa: E402
-from lambdarag.documents import NewDocument  # noqa: E402
-from lambdarag.engine import Engine  # noqa: E402
-from lambdarag.runner import run_document  # noqa: E402
+from lambdarag.documents import lifecycle as documents  # noqa: E402
+from lambdarag.documents.lifecycle import NewDocument  # noqa: E402
+from lambdarag.pipeline import steps as pipeline  # noqa: E402
+from lambdarag.pipeline.runner import run_document  # noqa: E402
+from lambdarag.runtime import build_engine  # noqa: E402
+from lambdarag.runtime.engine import Engine  # noqa: E402
 from lambdarag.serverless import clients  # noqa: E402
 from lambdarag.serverless.bootstrap import SecretFormatError, load_secrets  # noqa: E402
 from lambdarag.serverless.sfn import execution_name  # noqa: E402
 from lambdarag.serverless.steps import run_step  # noqa: E402
-from lambdarag.workspace import Workspace  # noqa: E402
+from lambdarag.workspace.workspace import Workspace  # noqa: E402
 from tests.aws.conftest import running_trigger  # noqa: E402
 from tests.fakes.llm_server import FakeLLMServer  # noqa: E402
 from tests.functional.conftest import fake_settings  # noqa: E402
@@ -351,7 +353,7 @@ async def processes(
     worker_settings = fake_settings(tmp_path, fake_llm, lambdarag_pipeline_status="shared",
                                     lambdarag_input_bucket=BUCKET)
     assert not worker_settings.lambdarag_state_machine_arn
-    api, worker = Engine(settings), Engine(worker_settings)
+    api, worker = build_engine(settings), build_engine(worker_settings)
     try:
         api_ws = await api.workspace("")
         queued = await documents.enqueue(api_ws, [NewDocument("a.txt", TEXT)], "t1")
@@ -490,9 +492,10 @@ def test_the_sample_task_inputs_are_valid_pipeline_inputs(path: Path) -> None:
 
 async def test_a_source_object_gone_before_indexing_is_a_parse_error(aws: dict[str, str]) -> None:
     from lambdarag.indexing.parse import ParseError, load_document_sections
+    from lambdarag.serverless.inputs import read_source
 
     with pytest.raises(ParseError, match="does not exist"):
-        await load_document_sections(f"s3://{BUCKET}/input/missing.txt")
+        await load_document_sections(f"s3://{BUCKET}/input/missing.txt", read_source)
 
 
 async def test_a_throttled_source_read_is_a_retryable_store_error(
@@ -501,6 +504,7 @@ async def test_a_throttled_source_read_is_a_retryable_store_error(
     from botocore.exceptions import ClientError
 
     from lambdarag.indexing.parse import load_document_sections
+    from lambdarag.serverless.inputs import read_source
     from lambdarag.storage.base import StoreUnavailableError
 
     class Throttled:
@@ -511,7 +515,7 @@ async def test_a_throttled_source_read_is_a_retryable_store_error(
     monkeypatch.setattr("lambdarag.serverless.s3.client", lambda service: Throttled())
     # The state machine retries StoreUnavailableError (test_state_machine.py); not ParseError.
     with pytest.raises(StoreUnavailableError, match="SlowDown"):
-        await load_document_sections(f"s3://{BUCKET}/input/a.txt")
+        await load_document_sections(f"s3://{BUCKET}/input/a.txt", read_source)
 
 
 # ------------------------------------------------------------------ delete jobs

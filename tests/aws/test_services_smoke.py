@@ -1,6 +1,6 @@
 """Smoke tests: each local stand-in speaks the real protocol the AWS adapters will use.
 
-They exercise the server features the adapters depend on (issue 6), not LambdaRAG code:
+They exercise the server features the adapters depend on, not LambdaRAG code:
 DynamoDB GSIs, conditional writes and batch limits; Gremlin ``mergeV``/``mergeE`` with string
 ids and Neptune's ``set`` default cardinality; OpenSearch ``knn_vector`` with lucene filtered
 k-NN and ``delete_by_query``. Start the servers with ``scripts/services start``.

@@ -16,16 +16,17 @@ from typing import Any, TypeVar
 
 import pytest
 
-from lambdarag import documents, runner
 from lambdarag.config import load_settings
-from lambdarag.engine import Engine
-from lambdarag.leases import LeaseLostError
+from lambdarag.documents import lifecycle as documents
 from lambdarag.llm.base import LLMUnavailableError
-from lambdarag.pipeline import PipelineError
+from lambdarag.pipeline import runner
+from lambdarag.pipeline.steps import PipelineError
 from lambdarag.query.answer import retrieve_context
 from lambdarag.query.param import QueryParam
+from lambdarag.runtime import build_engine
 from lambdarag.storage.base import StoreUnavailableError
-from lambdarag.workspace import Workspace
+from lambdarag.storage.leases import LeaseLostError
+from lambdarag.workspace.workspace import Workspace
 from tests.aws.sfn_harness import (
     ASL_PATH,
     PIPELINE_FUNCTIONS,
@@ -90,7 +91,7 @@ def with_workspace(fn: Callable[[Workspace], Awaitable[T]], workspace: str = WOR
     """Run ``fn(ws)`` on a fresh Engine over the same store (another process, in effect)."""
 
     async def run() -> T:
-        engine = Engine(load_settings())
+        engine = build_engine(load_settings())
         try:
             return await fn(await engine.workspace(workspace))
         finally:

@@ -148,7 +148,7 @@ def test_init_stores_on_the_command_line_creates_them_and_reports_drift(
     settings: Settings, fake_llm: FakeLLMServer, capsys: pytest.CaptureFixture[str],
 ) -> None:
     from lambdarag import cli
-    from lambdarag.engine import Engine
+    from lambdarag.runtime import build_engine
 
     base = ["--llm-binding", "openai", "--llm-model", "fake-llm",
             "--llm-binding-host", fake_llm.openai_url, "--embedding-binding", "openai",
@@ -162,7 +162,7 @@ def test_init_stores_on_the_command_line_creates_them_and_reports_drift(
     assert "1024 dimensions but 512" in error and "EMBEDDING_DIM" in error
 
     async def clean() -> None:
-        engine = Engine(settings)
+        engine = build_engine(settings)
         try:
             await drop_remote(await engine.workspace("team_a"))
         finally:

@@ -1,4 +1,4 @@
-"""Hostile keys: every store keeps names and ids as opaque data (issue 5).
+"""Hostile keys: every store keeps names and ids as opaque data.
 
 Entity names come from LLM output and from users, so they may hold quotes, backslashes,
 SQL, Gremlin or Lucene syntax, wildcard characters, the extraction delimiters, control

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from lambdarag.leases import LeaseLostError, SharedKeyLocks
 from lambdarag.storage.base import StoreUnavailableError
+from lambdarag.storage.leases import LeaseLostError, SharedKeyLocks
 from tests.contract.contract_backends import WORKSPACE, MakeFactory
 
 NS = "key_leases"

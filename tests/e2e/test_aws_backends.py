@@ -121,7 +121,7 @@ def test_aws_backends_answer_like_the_embedded_store(
 
 
 def test_importing_the_engine_loads_no_aws_client() -> None:
-    code = ("import sys, lambdarag.engine, lambdarag.api.app; "
+    code = ("import sys, lambdarag.runtime.engine, lambdarag.api.app; "
             "print(sorted(m for m in ('boto3', 'botocore', 'opensearchpy', 'gremlin_python') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -2,7 +2,7 @@
 
 Pure functions only: the server turns a request into ``(system, messages)`` and calls
 :func:`respond` or :func:`embed`. Which answer comes back depends on the section headings
-of ``lambdarag.prompts`` (``---Input Text---``, ``---Descriptions---``, ...), so a test
+of ``lambdarag.llm.prompts`` (``---Input Text---``, ``---Descriptions---``, ...), so a test
 that indexes a small text gets a small, predictable graph.
 
 The same brain answers LightRAG 1.5.x (for the side-by-side benchmark in ``bench/``): its
@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from lambdarag.prompts import COMPLETION_DELIMITER, TUPLE_DELIMITER
+from lambdarag.llm.prompts import COMPLETION_DELIMITER, TUPLE_DELIMITER
 
 STOPWORDS = frozenset(
     "The A An In On At It He She They This That These Those When While After Before And But "

@@ -20,7 +20,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
-from lambdarag.tokenizer import count_tokens
+from lambdarag.llm.tokenizer import count_tokens
 from tests.fakes import brain
 from tests.fakes.ledger import EMBEDDING
 

@@ -1,4 +1,4 @@
-"""Authentication through HTTP: every mode and branch of the contract's decision order (§2),
+"""Authentication through HTTP: every mode and branch of LightRAG's decision order,
 /login, /auth-status and /auth/verify, forged tokens, renewal, throttling, CORS, body limits,
 the API key as a Bearer token on the chat APIs, and per-account workspaces.
 """
@@ -80,7 +80,7 @@ def test_open_mode_lets_everyone_in_and_hands_out_guest_tokens(
     with running(tmp_path, fake_llm) as client:
         # GIVEN no accounts and no key: every route answers without credentials
         assert client.get(PROTECTED).status_code == 200
-        # WHEN the WebUI asks how to log in THEN it gets a guest token (§3.1)
+        # WHEN the WebUI asks how to log in THEN it gets a guest token
         status = client.get("/auth-status").json()
         assert (status["auth_configured"], status["auth_mode"], status["token_type"]) == (
             False, "disabled", "bearer")
@@ -92,7 +92,7 @@ def test_open_mode_lets_everyone_in_and_hands_out_guest_tokens(
         # AND /login gives one too, without a password check
         guest = client.post("/login", data={"username": "x", "password": "y"}).json()
         assert guest["auth_mode"] == "disabled" and "auth_configured" not in guest
-        # AND a guest token is accepted, a user token is not (§2.2 step 2)
+        # AND a guest token is accepted, a user token is not
         assert client.get(PROTECTED, headers=bearer(guest["access_token"])).status_code == 200
         user = forge(DEFAULT_TOKEN_SECRET)
         response = client.get(PROTECTED, headers=bearer(user))
@@ -251,7 +251,7 @@ def test_tokens_near_expiry_are_renewed_in_x_new_token(tmp_path: Path, fake_llm:
     with running(tmp_path, fake_llm, **accounts(cors_origins="https://ui.example")) as client:
         # GIVEN a token with 10 minutes left of 48 hours (below TOKEN_RENEW_THRESHOLD=0.5)
         near = forge(exp=int(time.time()) + 600)
-        # WHEN it is used on a polled route THEN it is not renewed there (§2.5)
+        # WHEN it is used on a polled route THEN it is not renewed there
         assert "x-new-token" not in client.get("/documents/pipeline_status",
                                                headers=bearer(near)).headers
         # WHEN it is used elsewhere THEN a fresh 48-hour token comes back, exposed to browsers

@@ -2,7 +2,7 @@
 
 The same approach as test_schemathesis.py (a real uvicorn server, the operations'
 hypothesis strategies driven directly). Requests are generated *without* credentials: no
-route may answer 5xx, and none but the contract's public ones (§2.4 and the whitelist)
+route may answer 5xx, and none but the public ones and the whitelist
 may answer 2xx. A shorter run *with* the key checks that authenticated fuzzing finds no
 5xx either.
 """
@@ -20,7 +20,7 @@ from tests.fakes.llm_server import FakeLLMServer
 from tests.functional.conftest import fake_settings, serve
 
 KEY = "fuzz-api-key-8c3d1e77"
-# Routes that answer without credentials: never-auth routes (contract §2.4) and the
+# Routes that answer without credentials: never-auth routes and the
 # whitelist configured below. /docs and /openapi.json are not operations of the document.
 PUBLIC = {("GET", "/auth-status"), ("POST", "/login"), ("GET", "/health")}
 CREDENTIALS = {"x-api-key", "authorization"}

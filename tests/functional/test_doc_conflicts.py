@@ -1,4 +1,4 @@
-"""Source conflicts (contract §4.2, §4.12): several documents owning one canonical basename.
+"""Source conflicts: several documents owning one canonical basename.
 
 The API refuses a second document under a stored name (409), so a conflict only comes
 from data written before those checks: LightRAG 1.4 derived doc ids from the content,

@@ -1,4 +1,4 @@
-"""Deletes and clears in /documents/pipeline_status (contract §4.6, §4.8, §6.5)."""
+"""Deletes and clears in /documents/pipeline_status."""
 
 from __future__ import annotations
 

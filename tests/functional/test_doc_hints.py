@@ -1,4 +1,4 @@
-"""Parser hints in file names (contract §4.3, §4.4): stored, compared and checked without them."""
+"""Parser hints in file names: stored, compared and checked without them."""
 
 from __future__ import annotations
 

@@ -41,7 +41,7 @@ def test_supported_file_types_are_not_cached(client: TestClient) -> None:
 
 
 def test_texts_need_one_valid_file_source_each(client: TestClient) -> None:
-    """Contract §4.5 (1.5.x): 400, not 422, and nothing is stored."""
+    """LightRAG 1.5.x: 400, not 422, and nothing is stored."""
     bodies = [
         {"texts": ["One.", "Two."]},
         {"texts": ["One.", "Two."], "file_sources": ["a.txt"]},

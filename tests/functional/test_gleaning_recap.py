@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from lambdarag.prompts import COMPLETION_DELIMITER, TUPLE_DELIMITER
+from lambdarag.llm.prompts import COMPLETION_DELIMITER, TUPLE_DELIMITER
 from tests.fakes.llm_server import FakeLLMServer
 from tests.functional.conftest import insert, wait_track
 from tests.functional.corpus import CORPUS

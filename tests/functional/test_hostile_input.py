@@ -1,4 +1,4 @@
-"""Hostile input (issue 5): file names, bodies, queries and entity names that try to escape
+"""Hostile input: file names, bodies, queries and entity names that try to escape
 their role. Each must be refused with a 4xx (never a 500 or a hang) or kept as plain data.
 
 The fake LLM returns ``[[any text]]`` in a document verbatim as an entity name
@@ -22,7 +22,7 @@ from lambdarag.api.app import create_app
 from lambdarag.config import Settings
 from lambdarag.indexing.merge import relation_vector_id
 from lambdarag.indexing.records import neutralise_delimiters, normalise_name, parse_records
-from lambdarag.prompts import COMPLETION_DELIMITER, TUPLE_DELIMITER
+from lambdarag.llm.prompts import COMPLETION_DELIMITER, TUPLE_DELIMITER
 from lambdarag.utils import mdhash
 from tests.fakes import brain
 from tests.fakes.llm_server import FakeLLMServer
@@ -685,7 +685,7 @@ def test_manual_names_with_control_characters_are_refused(editable: TestClient, 
     assert sorted(editable.get("/graph/label/list").json()) == sorted([ANCHOR, *STORED])
 
 
-@pytest.mark.xfail(strict=True, reason="relation vector ids are md5(src + tgt) (contract §6.3), "
+@pytest.mark.xfail(strict=True, reason="relation vector ids are md5(src + tgt), "
                    "so the pairs (Ann, aBell) and (Anna, Bell) share one vector; fixing it "
                    "changes stored ids (needs a migration decision)")
 def test_relations_whose_names_concatenate_alike_keep_their_own_vectors(

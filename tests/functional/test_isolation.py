@@ -1,5 +1,5 @@
 """Tenant isolation: two workspaces (LIGHTRAG-WORKSPACE ``tenant_a`` / ``tenant_b``) never
-see, change or answer from each other's data, on any route (issue 5).
+see, change or answer from each other's data, on any route.
 
 Reads run against one module-wide server holding both tenants. Each write test gets its own
 server in which both tenants hold a document with the *same* file name (hence the same doc

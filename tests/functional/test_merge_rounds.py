@@ -15,10 +15,12 @@ from typing import Any
 
 import pytest
 
-from lambdarag import documents, pipeline, runner
-from lambdarag.engine import Engine
+from lambdarag.documents import lifecycle as documents
+from lambdarag.pipeline import runner
+from lambdarag.pipeline import steps as pipeline
+from lambdarag.runtime import build_engine
 from lambdarag.utils import new_track_id
-from lambdarag.workspace import Workspace
+from lambdarag.workspace.workspace import Workspace
 from tests.fakes.llm_server import FakeLLMServer
 from tests.functional.conftest import fake_settings
 
@@ -57,7 +59,7 @@ async def graph_of(ws: Workspace) -> dict[str, Any]:
 
 def test_one_round_merges_a_shared_entity_once(tmp_path: Path, fake_llm: FakeLLMServer) -> None:
     async def scenario() -> None:
-        engine = Engine(fake_settings(tmp_path, fake_llm))
+        engine = build_engine(fake_settings(tmp_path, fake_llm))
         try:
             ws = await engine.workspace("rounds")
             doc_ids = await extracted(ws)
@@ -96,7 +98,7 @@ def test_a_document_whose_merge_fails_ends_failed_alone(
     tmp_path: Path, fake_llm: FakeLLMServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async def scenario() -> None:
-        engine = Engine(fake_settings(tmp_path, fake_llm))
+        engine = build_engine(fake_settings(tmp_path, fake_llm))
         try:
             ws = await engine.workspace("poison")
             doc_ids = await extracted(ws)

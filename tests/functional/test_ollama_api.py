@@ -1,4 +1,4 @@
-"""The Ollama emulation (``/api/*``, contract §8), driven by the official ``ollama`` client.
+"""The Ollama emulation (``/api/*``), driven by the official ``ollama`` client.
 
 One live uvicorn server per module: the corpus is indexed in the default workspace and one
 finance document in the ``finance`` workspace, which the API offers as ``lightrag:finance``.
@@ -19,11 +19,11 @@ import httpx
 import ollama
 import pytest
 
-from lambdarag import chat as chat_module
-from lambdarag import prompts
 from lambdarag.api.app import create_app
+from lambdarag.chat import conversation as chat_module
+from lambdarag.llm import prompts
+from lambdarag.llm.tokenizer import count_tokens
 from lambdarag.query.param import TOO_SHORT
-from lambdarag.tokenizer import count_tokens
 from tests.fakes import brain
 from tests.fakes.llm_server import FakeLLMServer
 from tests.functional.conftest import DIM, fake_settings, insert, serve, wait_track

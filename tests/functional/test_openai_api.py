@@ -18,9 +18,9 @@ import openai
 import pytest
 from openai import OpenAI
 
-from lambdarag import prompts
 from lambdarag.api.app import create_app
-from lambdarag.tokenizer import count_tokens
+from lambdarag.llm import prompts
+from lambdarag.llm.tokenizer import count_tokens
 from tests.fakes import brain
 from tests.fakes.llm_server import FakeLLMServer
 from tests.functional.conftest import DIM, fake_settings, serve

@@ -57,8 +57,8 @@ from typing import Any, Protocol
 import httpx
 import pytest
 
-from lambdarag import prompts
 from lambdarag.api.app import create_app
+from lambdarag.llm import prompts
 from tests.fakes.llm_server import FakeLLMServer
 from tests.functional.conftest import fake_settings, serve
 from tests.functional.corpus import CORPUS

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from lambdarag import documents
-from lambdarag.engine import Engine
+from lambdarag.documents import lifecycle as documents
+from lambdarag.runtime import build_engine
 from tests.aws.sfn_harness import FakeLambdaContext
 from tests.fakes.llm_server import FakeLLMServer
 from tests.functional.conftest import DIM
@@ -45,7 +45,7 @@ def test_handlers_index_two_documents_in_one_warm_environment(
 
     def enqueue(name: str, text: str) -> str:
         async def run() -> str:
-            engine = Engine(handler.load_settings())
+            engine = build_engine(handler.load_settings())
             try:
                 ws = await engine.workspace("tenant_a")
                 return (await documents.enqueue(ws, [documents.NewDocument(name, text)], "t")).doc_ids[0]
@@ -64,7 +64,7 @@ def test_handlers_index_two_documents_in_one_warm_environment(
         assert handler.finalize_handler(event, CONTEXT)["status"] == "processed"
 
     async def graph() -> dict:
-        engine = Engine(handler.load_settings())
+        engine = build_engine(handler.load_settings())
         try:
             ws = await engine.workspace("tenant_a")
             return await ws.stores.graph.get_nodes(["Quartz Labs", "Ivan Petrov", "Mira Holt"])
@@ -126,7 +126,7 @@ def test_the_fail_handler_marks_the_document_failed_with_the_catch_result(
     handler = load_handler_module()
 
     async def enqueue() -> str:
-        engine = Engine(handler.load_settings())
+        engine = build_engine(handler.load_settings())
         try:
             ws = await engine.workspace("")
             return (await documents.enqueue(ws, [documents.NewDocument("a.txt", "Mira Holt.")], "t")).doc_ids[0]
@@ -163,7 +163,7 @@ def test_the_extract_handler_reports_its_llm_tokens_as_metrics(
     handler = load_handler_module()
 
     async def enqueue() -> str:
-        engine = Engine(handler.load_settings())
+        engine = build_engine(handler.load_settings())
         try:
             ws = await engine.workspace("")
             text = "Mira Holt founded Quartz Labs in Oslo. Ivan Petrov joined Quartz Labs."

@@ -6,8 +6,9 @@ import asyncio
 import json
 from pathlib import Path
 
-from lambdarag import documents, pipeline
-from lambdarag.engine import Engine
+from lambdarag.documents import lifecycle as documents
+from lambdarag.pipeline import steps as pipeline
+from lambdarag.runtime import build_engine
 from lambdarag.utils import new_track_id
 from tests.fakes.llm_server import FakeLLMServer
 from tests.functional.conftest import fake_settings
@@ -33,7 +34,7 @@ async def snapshot(ws) -> dict:  # noqa: ANN001
 
 def test_steps_run_on_json_payloads_and_repeat_without_changes(tmp_path: Path, fake_llm: FakeLLMServer) -> None:
     async def scenario() -> None:
-        engine = Engine(fake_settings(tmp_path, fake_llm, chunk_size=40, chunk_overlap_size=5,
+        engine = build_engine(fake_settings(tmp_path, fake_llm, chunk_size=40, chunk_overlap_size=5,
                                       extract_batch_size=2))
         try:
             ws = await engine.workspace("steps")
@@ -71,7 +72,7 @@ def test_steps_run_on_json_payloads_and_repeat_without_changes(tmp_path: Path, f
 
 def test_fail_step_records_the_reason_and_keeps_the_document(tmp_path: Path, fake_llm: FakeLLMServer) -> None:
     async def scenario() -> None:
-        engine = Engine(fake_settings(tmp_path, fake_llm))
+        engine = build_engine(fake_settings(tmp_path, fake_llm))
         try:
             ws = await engine.workspace()
             queued = await documents.enqueue(ws, [documents.NewDocument("a.txt", "Alice met Bob.")], "t1")
@@ -92,7 +93,7 @@ def test_unfinished_documents_of_every_workspace_resume_at_start(tmp_path: Path,
     settings = fake_settings(tmp_path, fake_llm)
 
     async def enqueue_only() -> str:
-        engine = Engine(settings)
+        engine = build_engine(settings)
         try:
             ws = await engine.workspace("team_b")
             queued = await documents.enqueue(ws, [documents.NewDocument("b.txt", "Bea Lund runs Nord Labs.")], "t")
@@ -101,7 +102,7 @@ def test_unfinished_documents_of_every_workspace_resume_at_start(tmp_path: Path,
             await engine.aclose()
 
     async def restart(doc_id: str) -> str:
-        engine = Engine(settings)
+        engine = build_engine(settings)
         try:
             assert await engine.start() == 1
             await engine.runner.wait_idle()

@@ -1,4 +1,4 @@
-"""Contract audit (lightrag-api.md §3.1, §5): error locations of the query routes, /health fields."""
+"""Contract audit: error locations of the query routes, /health fields."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 
 from lambdarag.api.schemas import TOO_SHORT
 
-# §3.1: the configuration keys LightRAG 1.5.7 reports that a server without a reranker,
+# the configuration keys LightRAG 1.5.7 reports that a server without a reranker,
 # VLM or external parsers can fill truthfully.
 CONFIGURATION_KEYS = {
     "llm_binding", "llm_binding_host", "llm_model", "embedding_binding",

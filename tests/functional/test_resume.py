@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lambdarag.engine import Engine
+from lambdarag.runtime import build_engine
 from tests.fakes.llm_server import FakeLLMServer
 from tests.functional.conftest import DIM, fake_settings
 from tests.functional.corpus import wait_for
@@ -52,7 +52,7 @@ def test_killed_indexing_resumes_without_paying_twice(tmp_path: Path, fake_llm: 
     settings = fake_settings(tmp_path, fake_llm, max_parallel_insert=2)
 
     async def resume() -> list[dict]:
-        engine = Engine(settings)
+        engine = build_engine(settings)
         try:
             resumed = await engine.start()
             assert resumed >= 1

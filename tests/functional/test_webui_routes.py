@@ -20,7 +20,7 @@ from tests.fakes.llm_server import FakeLLMServer
 from tests.functional.conftest import fake_settings
 
 ROOT = Path(__file__).resolve().parents[2]
-JS_BUDGET_GZIP = 500 * 1024  # the three main tabs (issue 14); LightRAG 1.5.7: ~950 KB
+JS_BUDGET_GZIP = 500 * 1024  # the three main tabs; LightRAG 1.5.7: ~950 KB
 
 
 def hash_module() -> ModuleType:

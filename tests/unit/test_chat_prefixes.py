@@ -1,10 +1,10 @@
-"""parse_query_prefix: the chat query prefixes of contract §8.5, and the plan built on them."""
+"""parse_query_prefix: the chat query prefixes LightRAG accepts, and the plan built on them."""
 
 from __future__ import annotations
 
 import pytest
 
-from lambdarag.chat import (
+from lambdarag.chat.conversation import (
     ChatMessage,
     ChatRequestError,
     ParsedQuery,

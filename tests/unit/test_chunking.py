@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lambdarag import tokenizer
 from lambdarag.indexing.chunking import ChunkingError, chunk_text
+from lambdarag.llm import tokenizer
 
 
 def test_token_counts_match_o200k_base() -> None:

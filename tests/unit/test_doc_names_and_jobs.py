@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 
-from lambdarag.documents import StatusJob
 from lambdarag.indexing.parse import canonical_basename
-from lambdarag.workspace import PipelineStatus
+from lambdarag.workspace.pipeline_status import PipelineStatus, StatusJob
 
 
 @pytest.mark.parametrize(("given", "expected"), [
@@ -28,7 +25,7 @@ def test_canonical_basename(given: str | None, expected: str) -> None:
 
 
 def job_on(status: PipelineStatus, total: int = 3) -> StatusJob:
-    return StatusJob(SimpleNamespace(pipeline=status), "Deleting 3 Documents", total)  # type: ignore[arg-type]
+    return StatusJob(status, "Deleting 3 Documents", total)
 
 
 def test_a_job_on_a_free_record_shows_and_then_restores_idle() -> None:

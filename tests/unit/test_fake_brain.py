@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-from lambdarag.prompts import (
+from lambdarag.llm.prompts import (
     COMPLETION_DELIMITER,
     ENTITY_CONTINUE_EXTRACTION,
     ENTITY_EXTRACTION_USER,

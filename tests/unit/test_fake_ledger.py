@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from lambdarag.prompts import COMPLETION_DELIMITER, ENTITY_EXTRACTION_USER, TUPLE_DELIMITER
+from lambdarag.llm.prompts import COMPLETION_DELIMITER, ENTITY_EXTRACTION_USER, TUPLE_DELIMITER
 from tests.fakes import brain
 from tests.fakes.ledger import (
     Call,

@@ -30,8 +30,8 @@ from lambdarag.llm import (
     create_llm,
 )
 from lambdarag.llm.lollms import build_prompt
+from lambdarag.llm.prompts import ENTITY_EXTRACTION_USER
 from lambdarag.llm.retry import Backoff, parse_retry_after
-from lambdarag.prompts import ENTITY_EXTRACTION_USER
 from tests.fakes import brain
 from tests.fakes.llm_server import FakeLLMServer
 from tests.fakes.routes import parse_lollms_prompt, split_system

@@ -13,7 +13,7 @@ from lambdarag.indexing.summarize import (
     summarize_many,
 )
 from lambdarag.llm.base import ChatMessage, LLMBinding, LLMConfig
-from lambdarag.llm_cache import CachedLLM
+from lambdarag.llm.cache import CachedLLM
 from lambdarag.storage.embedded.factory import EmbeddedStorageFactory
 from tests.fakes import brain
 

@@ -347,6 +347,12 @@ class Settings(BaseSettings):
                 .get(name, "embedded") for kind, name in kinds.items()}
 
     @property
+    def serverless(self) -> bool:
+        """The serverless runtime's settings are present (``lambdarag.runtime`` reads this)."""
+        return bool(self.lambdarag_state_machine_arn or self.lambdarag_input_bucket
+                    or self.lambdarag_delete_function)
+
+    @property
     def shared_pipeline_status(self) -> bool:
         if self.lambdarag_pipeline_status == "auto":
             return bool(self.lambdarag_state_machine_arn)

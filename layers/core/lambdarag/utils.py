@@ -75,7 +75,7 @@ def canonical_source(file_source: str | None) -> str:
 
 
 def doc_id_for(text: str, file_path: str) -> str:
-    """``doc-md5(basename)`` for a known source, else ``doc-md5(content)`` (contract §6.3)."""
+    """``doc-md5(basename)`` for a known source, else ``doc-md5(content)``."""
     if file_path != UNKNOWN_SOURCE:
         return mdhash(file_path, "doc-")
     return mdhash(text.strip(), "doc-")

@@ -22,7 +22,7 @@ from lambdarag.config import Settings
 from lambdarag.storage.base import StorageError
 
 if TYPE_CHECKING:
-    from lambdarag.engine import Engine
+    from lambdarag.runtime.engine import Engine
 
 logger = logging.getLogger(__name__)
 
@@ -66,9 +66,9 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from lambdarag.engine import Engine  # imported when serving starts, not at build
+        from lambdarag.runtime import build_engine  # imported when serving starts, not at build
 
-        app.state.engine = engine or Engine(settings)
+        app.state.engine = engine or build_engine(settings)
         resumed = await app.state.engine.start()
         if resumed:
             logger.info("resuming %d unfinished documents", resumed)

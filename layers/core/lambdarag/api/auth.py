@@ -1,9 +1,9 @@
-"""Authentication and authorisation (contract §2; docs/SECURITY.md).
+"""Authentication and authorisation (docs/SECURITY.md).
 
 Three modes, from the settings: *open* (no AUTH_ACCOUNTS, no LIGHTRAG_API_KEY), *API key*
 (``X-API-Key``) and *accounts* (``/login`` issues an HS256 JWT, sent as
 ``Authorization: Bearer``; an API key, if configured, is accepted instead). A route's guard
-(:func:`guard`) applies the contract's decision order in :meth:`Authenticator.authorize`
+(:func:`guard`) applies LightRAG's decision order in :meth:`Authenticator.authorize`
 and leaves a :class:`Principal` on ``request.state``, from which ``deps`` picks the
 workspaces the caller may use (AUTH_ACCOUNT_WORKSPACES, carried in the token's
 ``workspaces`` claim).
@@ -35,13 +35,13 @@ from lambdarag.config import BCRYPT_PREFIX, Settings
 API_KEY_HEADER = "X-API-Key"
 NEW_TOKEN_HEADER = "X-New-Token"
 USER, GUEST = "user", "guest"
-# Polled often by the WebUI, so never renewed (contract §2.5); sub-paths included.
+# Polled often by the WebUI, so never renewed; sub-paths included.
 NO_RENEWAL_PATHS = ("/health", "/documents/paginated", "/documents/pipeline_status")
 RENEWAL_INTERVAL = 60.0  # seconds: at most one renewal per username
 MAX_TRACKED = 10_000  # keys kept by the throttle and the renewal log before pruning
 BCRYPT_MAX_BYTES = 72  # bcrypt reads no further; older libraries truncated silently
 
-# The contract's literal messages (§2.2, §3.1): clients may match on them.
+# LightRAG's literal messages: clients may match on them.
 INVALID_TOKEN = "Invalid token"
 TOKEN_EXPIRED = "Token expired"
 LOGIN_AGAIN = "Invalid token. Please login again."
@@ -101,7 +101,7 @@ def route_path(scope: Scope) -> str:
 
 
 def whitelisted(path: str, patterns: tuple[str, ...]) -> bool:
-    """WHITELIST_PATHS (§2.3): ``/x/*`` matches ``/x`` and ``/x/...`` (not ``/xy``); ``/*``
+    """WHITELIST_PATHS: ``/x/*`` matches ``/x`` and ``/x/...`` (not ``/xy``); ``/*``
     matches everything; any other entry must equal the path."""
     for pattern in patterns:
         if pattern.endswith("/*"):
@@ -132,7 +132,7 @@ def _same(given: str, expected: str) -> bool:
 
 
 class Tokens:
-    """Issues and checks the server's JWTs (§2.5): ``sub``, ``exp``, ``role``, ``metadata``,
+    """Issues and checks the server's JWTs: ``sub``, ``exp``, ``role``, ``metadata``,
     plus ``workspaces`` for an account limited by AUTH_ACCOUNT_WORKSPACES."""
 
     def __init__(self, settings: Settings) -> None:
@@ -180,7 +180,7 @@ class Tokens:
 
 
 class LoginThrottle:
-    """Failed logins per (client IP, username) in a sliding window (§2.5).
+    """Failed logins per (client IP, username) in a sliding window.
 
     An attempt counts as failed from the moment it starts and is forgiven when it
     succeeds, so concurrent guesses cannot slip past the limit. ``max_failures`` 0
@@ -264,7 +264,7 @@ class Authenticator:
 
     def authorize(self, request: Request, bearer: str | None, api_key: str | None, *,
                   ignore_whitelist: bool = False) -> Principal:
-        """The caller of ``request``, or ApiError (401/403) in the contract's order (§2.2).
+        """The caller of ``request``, or ApiError (401/403) in LightRAG's order.
 
         A whitelisted path lets everyone in; credentials that happen to be valid still
         identify the caller (for /health's details and workspace limits).
@@ -343,7 +343,7 @@ class Authenticator:
         return ApiError(status, message, code="invalid_api_key", headers=headers)
 
     def _renew(self, request: Request, path: str, claims: dict[str, Any]) -> None:
-        """Sliding expiry (§2.5): a fresh token in ``X-New-Token`` once less than
+        """Sliding expiry: a fresh token in ``X-New-Token`` once less than
         TOKEN_RENEW_THRESHOLD of its lifetime is left, at most once a minute per user."""
         settings, role, name = self.settings, claims["role"], claims["sub"]
         if not settings.token_auto_renew or any(

@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from lambdarag.api.auth import ApiError, Principal
-from lambdarag.chat import ModelInfo, list_models, workspace_for_model
+from lambdarag.chat.conversation import ModelInfo, list_models, workspace_for_model
 from lambdarag.config import Settings
-from lambdarag.engine import Engine
+from lambdarag.runtime.engine import Engine
 from lambdarag.utils import InvalidWorkspaceName, check_workspace_name
-from lambdarag.workspace import Workspace
+from lambdarag.workspace.workspace import Workspace
 
 WORKSPACE_HEADER = "LIGHTRAG-WORKSPACE"
 

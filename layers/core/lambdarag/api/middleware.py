@@ -1,4 +1,4 @@
-"""ASGI middleware: request body limits, the ``X-New-Token`` header, CORS (contract §1)."""
+"""ASGI middleware: request body limits, the ``X-New-Token`` header, CORS."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Wire models of the LightRAG-compatible API (contract §4-§5). Engine types stay out."""
+"""Wire models of the LightRAG-compatible API. Engine types stay out."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Fixed token-window chunking with tiktoken (contract §9.2, step 2).
+"""Fixed token-window chunking with tiktoken.
 
 Structured documents (pdf pages, pptx slides, xlsx sheets) are chunked as one token
 stream made of their sections, so a chunk may span sections; each chunk records the
@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NotRequired, TypedDict
 
-from lambdarag import tokenizer
 from lambdarag.indexing.parse import SECTION_SEPARATOR
+from lambdarag.llm import tokenizer
 
 # section meta key -> chunk (and reference) key listing the sections a chunk covers
 SECTION_META_KEYS = {"page": "pages", "slide": "slides", "sheet": "sheets"}

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lambdarag import prompts, tokenizer
 from lambdarag.indexing.records import (
     ExtractionResult,
     merge_gleaning,
     neutralise_delimiters,
     parse_records,
 )
+from lambdarag.llm import prompts, tokenizer
 from lambdarag.llm.base import ChatMessage
-from lambdarag.llm_cache import CachedLLM
+from lambdarag.llm.cache import CachedLLM
 from lambdarag.storage.base import EntityFragment, RelationFragment, sorted_pair
 from lambdarag.utils import now_unix
 

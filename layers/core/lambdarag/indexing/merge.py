@@ -20,9 +20,9 @@ from typing import Any, TypeVar
 
 from lambdarag.indexing.summarize import SummaryOptions, SummaryRequest, summarize_many
 from lambdarag.llm.base import EmbeddingBinding
-from lambdarag.llm_cache import CachedLLM
+from lambdarag.llm.cache import CachedLLM
 from lambdarag.storage.base import GRAPH_FIELD_SEP, EntityFragment, RelationFragment
-from lambdarag.stores import KeyedLocks, Stores
+from lambdarag.storage.stores import KeyedLocks, Stores
 from lambdarag.utils import mdhash, now_unix
 
 UNKNOWN_TYPE = "UNKNOWN"

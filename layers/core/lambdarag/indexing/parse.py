@@ -15,11 +15,10 @@ import codecs
 import io
 import re
 import zipfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from lambdarag.storage.base import StoreUnavailableError
 from lambdarag.utils import canonical_source
 
 Section = tuple[str, dict[str, Any]]
@@ -38,7 +37,7 @@ ZIP_BOMB_RATIO = 100  # uncompressed / compressed ...
 ZIP_BOMB_MIN_SIZE = 50 * 1024 * 1024  # ... above this many uncompressed bytes
 MAX_PDF_PAGES = 2000
 MAX_TEXT_CHARS = 50_000_000
-# ``report.[mineru].pdf``: a bracketed parser hint just before the extension (contract §4.3)
+# ``report.[mineru].pdf``: a bracketed parser hint just before the extension
 _PARSER_HINT = re.compile(r"^(?P<stem>.+)\.\[[^\[\]./\\]+\](?P<suffix>\.[^.]+)$")
 
 
@@ -123,19 +122,18 @@ def sections_from_index(text: str, index: list[dict[str, Any]] | None) -> list[S
     return [(text[span["start"]:span["end"]], dict(span.get("meta") or {})) for span in index]
 
 
-async def load_document_sections(source: str) -> list[Section]:
-    """Read and parse a stored source file (a local path or an ``s3://`` URL) into sections."""
-    if source.startswith("s3://"):
-        from lambdarag.serverless.s3 import read_object
+async def load_document_sections(
+    source: str, read: Callable[[str], Awaitable[bytes]] | None = None
+) -> list[Section]:
+    """Read and parse a stored source file into sections.
 
-        try:
-            data = await read_object(source)
-        except Exception as exc:  # noqa: BLE001 - botocore's errors, sorted by their code
-            code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
-            if code in ("NoSuchKey", "NoSuchBucket", "404"):
-                raise ParseError(f"cannot read {source}: the object does not exist") from exc
-            # Throttling, timeouts, a network blip: the step is retried (Step Functions).
-            raise StoreUnavailableError(f"cannot read {source} now: {exc}") from exc
+    A local path is read here; any other source (``s3://...``) through ``read``, the
+    workspace's input store, which raises ParseError when the file is gone.
+    """
+    if "://" in source:
+        if read is None:
+            raise ParseError(f"cannot read {source}: this runtime keeps no such files")
+        data = await read(source)
         return await asyncio.to_thread(parse_sections, source.rsplit("/", 1)[-1], data)
     path = Path(source)
     try:

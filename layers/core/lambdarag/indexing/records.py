@@ -1,4 +1,4 @@
-"""Tolerant parsing of the LLM's extraction records (contract §9.2, step 4).
+"""Tolerant parsing of the LLM's extraction records.
 
 LLMs bend the format: glued records, mangled delimiters, bullets, code fences,
 quotes around names, ``relationship`` instead of ``relation``. Everything that can be
@@ -13,7 +13,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from lambdarag.prompts import COMPLETION_DELIMITER, TUPLE_DELIMITER
+from lambdarag.llm.prompts import COMPLETION_DELIMITER, TUPLE_DELIMITER
 
 MAX_NAME_LENGTH = 256
 _BAD_TYPE_CHARS = set("'()<>|/\\")

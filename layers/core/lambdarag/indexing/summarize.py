@@ -1,4 +1,4 @@
-"""Description summarisation with LightRAG's thresholds (contract §9.2, step 5).
+"""Description summarisation with LightRAG's thresholds.
 
 LightRAG asks the LLM once per entity or relation that needs a summary. A merge round here
 asks once per *group* of keys (:func:`summarize_many`): up to ``summary_batch_size`` keys of
@@ -15,8 +15,8 @@ import logging
 from dataclasses import dataclass
 from functools import cached_property
 
-from lambdarag import prompts, tokenizer
-from lambdarag.llm_cache import CachedLLM
+from lambdarag.llm import prompts, tokenizer
+from lambdarag.llm.cache import CachedLLM
 
 logger = logging.getLogger(__name__)
 

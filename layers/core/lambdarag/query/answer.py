@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from lambdarag import prompts
+from lambdarag.llm import prompts
 from lambdarag.query import retrieve
 from lambdarag.query.context import (
     assign_references,
@@ -18,7 +18,7 @@ from lambdarag.query.context import (
 from lambdarag.query.keywords import extract_keywords
 from lambdarag.query.param import QueryParam, QueryResult, Retrieval
 from lambdarag.utils import mdhash
-from lambdarag.workspace import Workspace
+from lambdarag.workspace.workspace import Workspace
 
 SHORT_QUERY = 50
 CACHE_POLICY = "2"  # "2": the key covers the retrieved context

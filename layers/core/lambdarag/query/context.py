@@ -1,4 +1,4 @@
-"""Building the retrieval result: modes, budgets, references, context text (contract §10)."""
+"""Building the retrieval result: modes, budgets, references, context text."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ import json
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from lambdarag import prompts, tokenizer
 from lambdarag.indexing.chunking import CHUNK_META_KEYS
+from lambdarag.llm import prompts, tokenizer
 from lambdarag.query import retrieve
 from lambdarag.query.param import QueryParam, Retrieval
 from lambdarag.query.retrieve import Budget, KGResult
 from lambdarag.utils import UNKNOWN_SOURCE
-from lambdarag.workspace import Workspace
+from lambdarag.workspace.workspace import Workspace
 
 if TYPE_CHECKING:
     import numpy as np

@@ -1,14 +1,14 @@
-"""Query keyword extraction (contract §10, step 3)."""
+"""Query keyword extraction."""
 
 from __future__ import annotations
 
 import json
 import re
 
-from lambdarag import prompts
+from lambdarag.llm import prompts
 from lambdarag.query.param import QueryParam
 from lambdarag.utils import mdhash
-from lambdarag.workspace import Workspace
+from lambdarag.workspace.workspace import Workspace
 
 _THINK = re.compile(r"<think>.*?</think>", re.S | re.I)
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.M)

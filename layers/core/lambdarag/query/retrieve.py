@@ -1,4 +1,4 @@
-"""Retrieval for the KG modes (local, global, hybrid, mix) and naive (contract §10, step 4-6)."""
+"""Retrieval for the KG modes (local, global, hybrid, mix) and naive."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from itertools import zip_longest
 from typing import TYPE_CHECKING, Any
 
-from lambdarag import tokenizer
 from lambdarag.indexing.chunking import CHUNK_META_KEYS
+from lambdarag.llm import tokenizer
 from lambdarag.storage.base import GRAPH_FIELD_SEP, sorted_pair
-from lambdarag.workspace import Workspace
+from lambdarag.workspace.workspace import Workspace
 
 if TYPE_CHECKING:
     import numpy as np

@@ -3,7 +3,7 @@
 The stack declares the DynamoDB table itself. The vector indexes are per workspace and only
 code inside the VPC reaches them, so the template's ``StoreSetup`` custom resource invokes
 the trigger function on stack create and update: it creates every store's resources for the
-listed workspaces (:meth:`~lambdarag.stores.Stores.ensure`), so that no step Lambda creates
+listed workspaces (:meth:`~lambdarag.storage.stores.Stores.ensure`), so that no step Lambda creates
 them under load, and reports drift (an index built with another dimension or space) as a
 failed deployment that names the setting. Creation stays lazy and race-free for workspaces
 opened later. Stack deletion keeps the data: a Delete request only answers SUCCESS.
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from lambdarag.utils import check_workspace_name
 
 if TYPE_CHECKING:
-    from lambdarag.engine import Engine
+    from lambdarag.runtime.engine import Engine
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 
 from lambdarag.serverless.clients import client
 from lambdarag.utils import mdhash
-from lambdarag.workspace import Workspace
+from lambdarag.workspace.workspace import Workspace
 
 logger = logging.getLogger(__name__)
 

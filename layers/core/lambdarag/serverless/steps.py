@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from lambdarag import pipeline
-from lambdarag.workspace import PipelineStatus, Workspace
+from lambdarag.pipeline import steps as pipeline
+from lambdarag.workspace.pipeline_status import PipelineStatus
+from lambdarag.workspace.workspace import Workspace
 
 FINAL_STEPS = ("finalize", "fail")
 
@@ -22,8 +23,7 @@ async def run_step(ws: Workspace, step: str, payload: dict[str, Any]) -> dict[st
     before = status.total_messages
     result = await pipeline.STEPS[step](ws, payload)
     if ws.shared_status is not None:
-        logged = status.total_messages - before
-        lines = list(status.history_messages)[-logged:] if logged > 0 else []
+        lines = status.messages_since(before)
         doc_id = payload["doc_id"]
         name = doc_id
         if step == "prepare":
@@ -34,19 +34,9 @@ async def run_step(ws: Workspace, step: str, payload: dict[str, Any]) -> dict[st
 
 
 def _record(status: PipelineStatus, step: str, doc_id: str, name: str, lines: list[str]) -> None:
-    if step == "prepare" and doc_id not in status.active:
-        if status.active:
-            status.docs += 1
-            status.batchs += 1
-        else:
-            status.start_job(f"{name[:20]}...[serverless]", 1)
-        status.active.append(doc_id)
+    if step == "prepare":
+        status.join_execution(doc_id, name)
     for line in lines:
         status.log(line)
-    if step in FINAL_STEPS and doc_id in status.active:
-        status.active.remove(doc_id)
-        status.cur_batch += 1
-        if not status.active:
-            status.busy = False
-            status.cancellation_requested = False
-            status.log("All documents processed")
+    if step in FINAL_STEPS:
+        status.leave_execution(doc_id)

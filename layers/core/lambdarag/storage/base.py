@@ -123,7 +123,7 @@ def value_version(value: Any) -> str:
 
 
 class DocStatusRecord(TypedDict, total=False):
-    """One row of doc_status (reference §6.2); ``id`` is the key."""
+    """One row of doc_status; ``id`` is the key."""
 
     id: str
     status: str  # pending|parsing|analyzing|processing|preprocessed|processed|failed
@@ -326,7 +326,7 @@ class VectorStorage(Provisioned, ABC):
 
 @dataclass
 class KnowledgeGraph:
-    """The ``/graphs`` answer: nodes and edges in the contract's wire shape."""
+    """The ``/graphs`` answer: nodes and edges in LightRAG's wire shape."""
 
     nodes: list[dict[str, Any]] = field(default_factory=list)
     edges: list[dict[str, Any]] = field(default_factory=list)
@@ -418,11 +418,11 @@ class GraphStorage(Provisioned, ABC):
 
     @abstractmethod
     async def search_labels(self, query: str, limit: int) -> list[str]:
-        """Case-insensitive substring matches, scored as in the contract (§13)."""
+        """Case-insensitive substring matches, scored as LightRAG scores them."""
 
     @abstractmethod
     async def subgraph(self, label: str, max_depth: int, max_nodes: int) -> KnowledgeGraph:
-        """BFS from ``label`` (``*`` = whole graph ranked by degree), contract §13."""
+        """BFS from ``label`` (``*`` = whole graph ranked by degree), as LightRAG does."""
 
     @abstractmethod
     async def counts(self) -> tuple[int, int]:

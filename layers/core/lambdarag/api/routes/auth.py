@@ -1,4 +1,4 @@
-"""``/auth-status``, ``/login`` and ``/auth/verify`` (contract §3.1).
+"""``/auth-status``, ``/login`` and ``/auth/verify``.
 
 ``/auth-status`` and ``/login`` never need credentials. Without AUTH_ACCOUNTS both hand
 out a guest token; with accounts, ``/login`` checks the password (throttled per client IP

@@ -1,7 +1,7 @@
-"""``/documents/*``: insert texts and files, follow their status, delete them (contract §4).
+"""``/documents/*``: insert texts and files, follow their status, delete them.
 
-Thin: wire shapes and status codes here, the work in ``lambdarag.documents`` and
-``lambdarag.scan``. Refusals are ``documents.DocumentRequestError`` subclasses, which
+Thin: wire shapes and status codes here, the work in ``lambdarag.documents.lifecycle`` and
+``lambdarag.documents.scan``. Refusals are ``documents.DocumentRequestError`` subclasses, which
 ``_as_http`` turns into 4xx answers whose detail says what to change.
 """
 
@@ -27,7 +27,6 @@ from fastapi import (
     UploadFile,
 )
 
-from lambdarag import documents
 from lambdarag.api.deps import EngineDep, SettingsDep, WorkspaceDep
 from lambdarag.api.schemas import (
     DOC_STATUSES,
@@ -54,12 +53,15 @@ from lambdarag.api.schemas import (
     examples_response,
 )
 from lambdarag.config import Settings
-from lambdarag.documents import NewDocument
-from lambdarag.engine import Engine
+from lambdarag.documents import lifecycle as documents
+from lambdarag.documents.lifecycle import NewDocument
+from lambdarag.documents.ports import DeleteRequest, InputStoreError
+from lambdarag.documents.scan import ScanJob
 from lambdarag.indexing.parse import SUPPORTED_EXTENSIONS, canonical_basename
-from lambdarag.scan import ScanJob, scan_drop_folder, scan_input_dir
+from lambdarag.runtime.engine import Engine
 from lambdarag.utils import UNKNOWN_SOURCE, new_track_id
-from lambdarag.workspace import PipelineStatus, Workspace
+from lambdarag.workspace.pipeline_status import PipelineStatus
+from lambdarag.workspace.workspace import Workspace
 
 router = APIRouter(prefix="/documents", tags=["documents"])
 
@@ -134,32 +136,6 @@ async def _enqueue(engine: Engine, ws: Workspace, docs: list[NewDocument], track
     result = await documents.enqueue(ws, docs, track_id)
     if result.doc_ids:
         await engine.runner.submit(ws.name, result.doc_ids)
-
-
-async def _enqueue_in_bucket(
-    engine: Engine, settings: Settings, ws: Workspace, doc: NewDocument, track_id: str
-) -> None:
-    """Serverless upload: the file goes to the S3 drop folder, the same path a dropped file takes.
-
-    The document is registered first with the object as its source, so the bucket's own
-    event for this object finds it and starts nothing new (same execution name).
-    """
-    from lambdarag.serverless import s3
-
-    local = Path(doc.source_file or "")
-    key = s3.object_key(settings.lambdarag_input_prefix, ws.name, doc.file_path)
-    source = s3.url(settings.lambdarag_input_bucket, key)
-    result = await documents.enqueue(ws, [NewDocument(doc.file_path, source_file=source)],
-                                     track_id)
-    try:
-        await s3.put_file(local, settings.lambdarag_input_bucket, key)
-    except Exception as exc:
-        for doc_id in result.doc_ids:
-            await documents.delete_document(ws, doc_id)
-        raise HTTPException(502, f"Could not store the file in the input bucket: {exc}") from exc
-    finally:
-        local.unlink(missing_ok=True)
-    await engine.runner.submit(ws.name, result.doc_ids)
 
 
 # ----------------------------------------------------------------------- intake
@@ -259,10 +235,12 @@ async def upload(
         doc = await documents.store_file(ws, folder, file.filename, _pieces(file),
                                          settings.max_upload_size or 0)
     track_id = new_track_id("upload")
-    if settings.lambdarag_input_bucket:
-        await _enqueue_in_bucket(engine, settings, ws, doc, track_id)
-    else:
-        await _enqueue(engine, ws, [doc], track_id)
+    try:
+        doc_ids = await engine.inputs.accept_upload(ws, doc, track_id)
+    except InputStoreError as exc:
+        raise HTTPException(502, str(exc)) from exc
+    if doc_ids:
+        await engine.runner.submit(ws.name, doc_ids)
     return InsertResponse(
         status="success",
         message=f"File '{doc.file_path}' uploaded successfully. {BACKGROUND}",
@@ -393,25 +371,20 @@ async def supported_file_types(response: Response) -> dict[str, object]:
         "message": f"Document deletion for 1 documents has been initiated. {BACKGROUND}"})},
 )
 async def delete_document(
-    body: DeleteDocRequest, ws: WorkspaceDep, settings: SettingsDep, tasks: BackgroundTasks
+    body: DeleteDocRequest, engine: EngineDep, ws: WorkspaceDep, settings: SettingsDep,
+    tasks: BackgroundTasks,
 ) -> DeleteDocResponse:
     """Delete documents in the background, rebuilding what their chunks touched.
 
     Allowed while indexing runs. The job shows in ``pipeline_status`` as
     ``Deleting N Documents`` and stops between documents on ``cancel_pipeline``.
     """
-    if settings.lambdarag_delete_function:  # serverless: its own invocation, 15 minutes
-        from lambdarag.serverless.jobs import DeleteJob, queue_delete
-
-        job = DeleteJob(ws.name, list(body.doc_ids), body.delete_file, body.delete_llm_cache)
-        try:
-            await queue_delete(settings.lambdarag_delete_function, job)
-        except Exception as exc:  # botocore's errors: the job was not queued, nothing deleted
-            raise HTTPException(502, f"Could not queue the deletion job: {exc}") from exc
-    else:
-        tasks.add_task(documents.delete_documents, ws, body.doc_ids,
-                       delete_llm_cache=body.delete_llm_cache,
-                       files_in=_input_folder(settings, ws) if body.delete_file else None)
+    request = DeleteRequest(ws.name, list(body.doc_ids), body.delete_file, body.delete_llm_cache)
+    try:
+        folder = _input_folder(settings, ws) if body.delete_file else None
+        await engine.deletes.submit(ws, request, folder, tasks.add_task)
+    except InputStoreError as exc:
+        raise HTTPException(502, str(exc)) from exc
     return DeleteDocResponse(
         status="deletion_started",
         message=f"Document deletion for {len(body.doc_ids)} documents has been initiated. "
@@ -427,7 +400,7 @@ async def delete_document(
                     "message": "All documents cleared successfully. Deleted 3 files."},
         "busy": {"status": "busy", "message": "Pipeline is busy"}})},
 )
-async def clear_documents(settings: SettingsDep, ws: WorkspaceDep) -> StatusMessage:
+async def clear_documents(engine: EngineDep, settings: SettingsDep, ws: WorkspaceDep) -> StatusMessage:
     """Drop all document data of the workspace (not the LLM cache) and its input files.
 
     Refused with ``busy`` while indexing or a delete runs.
@@ -436,12 +409,9 @@ async def clear_documents(settings: SettingsDep, ws: WorkspaceDep) -> StatusMess
     if (await ws.refresh_pipeline()).busy:
         return StatusMessage(status="busy", message="Pipeline is busy")
     result = await documents.clear_documents(ws, folder)
-    if settings.lambdarag_input_bucket and result.dropped:  # serverless: the drop folder
-        from lambdarag.serverless.s3 import delete_drop_files
-
+    if result.dropped:  # files the input store keeps beyond the folder (the drop folder)
         try:
-            deleted = await delete_drop_files(
-                settings.lambdarag_input_bucket, settings.lambdarag_input_prefix, ws.name)
+            deleted = await engine.inputs.clear(ws.name)
         except Exception as exc:  # noqa: BLE001 - botocore's errors: the stores are cleared
             ws.pipeline.log(f"Could not delete the drop files: {exc}")
             result = replace(result, failed=[*result.failed, "input bucket"])
@@ -505,11 +475,7 @@ async def cancel_pipeline(ws: WorkspaceDep) -> StatusMessage:
         return StatusMessage(status="not_busy", message="Pipeline is not currently running. "
                              "No cancellation needed.")
 
-    def request(status: PipelineStatus) -> None:
-        status.cancellation_requested = True
-        status.log("Cancellation requested")
-
-    await ws.change_pipeline(request)
+    await ws.change_pipeline(PipelineStatus.request_cancel)
     return StatusMessage(
         status="cancellation_requested",
         message="Pipeline cancellation has been requested. Documents will be marked as FAILED.",
@@ -550,11 +516,7 @@ async def _run_scan(
 ) -> None:
     try:
         retry = await documents.retry_documents(ws, ("failed",))
-        if settings.lambdarag_input_bucket:  # serverless: the bucket is the input folder
-            new = await scan_drop_folder(ws, settings.lambdarag_input_bucket,
-                                         settings.lambdarag_input_prefix, job)
-        else:
-            new = await scan_input_dir(ws, folder, job)
+        new = await engine.inputs.scan(ws, folder, job)
         await engine.runner.submit(ws.name, retry + new)
         job.status, job.message = "completed", f"{len(new)} new files enqueued"
     except Exception as exc:  # noqa: BLE001 - the job record reports it

@@ -1,6 +1,6 @@
-"""Graph routes: labels, subgraphs and entity/relation editing (contract §3, §13).
+"""Graph routes: labels, subgraphs and entity/relation editing.
 
-Thin: validation and wire shapes here, the work in ``lambdarag.graph_ops``. Mutations
+Thin: validation and wire shapes here, the work in ``lambdarag.graph.edits``. Mutations
 are allowed while indexing runs (they are fragment writes plus per-key merges).
 """
 
@@ -11,9 +11,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
-from lambdarag import graph_ops
 from lambdarag.api.deps import SettingsDep, WorkspaceDep
 from lambdarag.api.schemas import error_response, example_response, validation_example
+from lambdarag.graph import edits as graph_ops
 
 router = APIRouter(tags=["graph"])
 

@@ -11,8 +11,8 @@ from lambdarag.api.deps import EngineDep, PrincipalDep, SettingsDep, WorkspaceNa
 from lambdarag.api.routes import webui
 from lambdarag.api.schemas import example_response
 from lambdarag.config import Settings
-from lambdarag.engine import Engine
-from lambdarag.workspace import Workspace
+from lambdarag.runtime.engine import Engine
+from lambdarag.workspace.workspace import Workspace
 
 router = APIRouter(tags=["health"])
 

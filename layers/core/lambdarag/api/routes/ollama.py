@@ -1,6 +1,6 @@
 """``/api/*``: the Ollama emulation, so Ollama clients (Open WebUI) chat with the knowledge bases.
 
-Contract §8. Every knowledge base is a model (``lambdarag.chat``): ``lightrag:latest`` is the
+Every knowledge base is a model (``lambdarag.chat.conversation``): ``lightrag:latest`` is the
 request's own workspace and ``lightrag:<ws>`` any other stored one. Bodies are read with a
 size cap and parsed as JSON whatever the Content-Type. Errors carry both ``detail`` (the
 contract) and ``error`` (what Ollama clients read). Model management is refused with 405.
@@ -31,7 +31,7 @@ from lambdarag.api.deps import (
     visible_models,
 )
 from lambdarag.api.routes.query import NDJSON_HEADERS, NDJSONResponse
-from lambdarag.chat import (
+from lambdarag.chat.conversation import (
     ChatAnswer,
     ChatMessage,
     ChatPlan,
@@ -44,10 +44,10 @@ from lambdarag.chat import (
     run_chat,
 )
 from lambdarag.config import Settings
-from lambdarag.engine import Engine
 from lambdarag.llm.base import LLMError
+from lambdarag.runtime.engine import Engine
 from lambdarag.storage.base import StorageError
-from lambdarag.workspace import Workspace
+from lambdarag.workspace.workspace import Workspace
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/api", tags=["ollama"])
@@ -137,7 +137,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 
 async def _parse(request: Request, settings: Settings, model: type[Body]) -> Body:
-    """The body as ``model``: JSON whatever the Content-Type; 400 or 413 otherwise (§8.3)."""
+    """The body as ``model``: JSON whatever the Content-Type; 400 or 413 otherwise."""
     raw = await _read_body(request, settings.max_request_body_bytes)
     try:
         data = json.loads(raw)
@@ -171,7 +171,7 @@ def _details(settings: Settings, family: str | None = None, size: str = "13B") -
 
 @dataclass
 class _Clock:
-    """The contract's timings (§8.6), in nanoseconds from just after the body was parsed."""
+    """Ollama's timings, in nanoseconds from just after the body was parsed."""
 
     start: int
     first: int | None = None
@@ -209,7 +209,7 @@ async def _respond(
     ws: Workspace, plan: ChatPlan, model: str, clock: _Clock, *, stream: bool, shape: Shape,
     extra: dict[str, Any],
 ) -> Response:
-    """A chat or generate answer: NDJSON lines when streaming, else one object (§8.4, §8.5).
+    """A chat or generate answer: NDJSON lines when streaming, else one object.
 
     ``extra`` goes into the final object (generate's ``"context": []``).
     """
@@ -231,7 +231,7 @@ async def _respond(
 async def _stream_lines(
     model: str, produce: Callable[[], Any], clock: _Clock, shape: Shape, final: dict[str, Any]
 ) -> AsyncIterator[str]:
-    """NDJSON: one line per delta, then the final line with the counters (§8.4, §8.5).
+    """NDJSON: one line per delta, then the final line with the counters.
 
     ``produce`` runs the chat inside the stream, so a failure before the first delta is
     an error line too: ``"\\n\\nError: <msg>"`` with an ``error`` key, then a bare done line.

@@ -3,7 +3,7 @@
 Point any OpenAI client (or Open WebUI's "OpenAI API" connection) at ``<server>/v1``. Each
 knowledge base is a model (``lightrag:latest`` is the request's workspace, ``lightrag:<ws>``
 every other stored workspace), and chat uses the same semantics as the Ollama ``/api/chat``
-emulation (:mod:`lambdarag.chat`): ``/local``, ``/mix``, ``/bypass``, ``/context`` and
+emulation (:mod:`lambdarag.chat.conversation`): ``/local``, ``/mix``, ``/bypass``, ``/context`` and
 ``/mode[user prompt]`` prefixes, Open WebUI task prompts answered by the LLM alone, and a
 last assistant message continued ("Continue response").
 
@@ -40,7 +40,7 @@ from lambdarag.api.deps import (
     model_workspace,
     visible_models,
 )
-from lambdarag.chat import (
+from lambdarag.chat.conversation import (
     ChatAnswer,
     ChatMessage,
     ChatRequestError,
@@ -49,8 +49,8 @@ from lambdarag.chat import (
     run_chat,
 )
 from lambdarag.config import Settings
-from lambdarag.engine import Engine
 from lambdarag.llm.base import LLMError
+from lambdarag.runtime.engine import Engine
 from lambdarag.storage.base import StorageError
 
 if TYPE_CHECKING:
@@ -109,7 +109,7 @@ def _validation_error(errors: list[Any] | tuple[Any, ...]) -> OpenAIError:
 
 
 def _chat_error(exc: ChatRequestError) -> OpenAIError:
-    """A refusal of :mod:`lambdarag.chat` (400, 404 or 413) in OpenAI's shape."""
+    """A refusal of :mod:`lambdarag.chat.conversation` (400, 404 or 413) in OpenAI's shape."""
     code = {404: "model_not_found", 413: "request_too_large"}.get(exc.status_code)
     param = "model" if exc.status_code == 404 else "messages"
     return OpenAIError(exc.status_code, exc.message, param=param, code=code)

@@ -12,7 +12,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import ValidationError
 
-from lambdarag import prompts
 from lambdarag.api import errors
 from lambdarag.api.deps import WorkspaceDep
 from lambdarag.api.schemas import (
@@ -23,12 +22,13 @@ from lambdarag.api.schemas import (
     examples_response,
     validation_example,
 )
+from lambdarag.llm import prompts
 from lambdarag.llm.base import LLMError
 from lambdarag.query.answer import aquery, retrieve_context
 from lambdarag.query.param import QueryResult
 from lambdarag.query.retrieve import chunk_meta
 from lambdarag.storage.base import StorageError
-from lambdarag.workspace import Workspace
+from lambdarag.workspace.workspace import Workspace
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["query"])
@@ -144,7 +144,7 @@ def _references(result: QueryResult, body: QueryRequest) -> list[dict[str, Any]]
 
 
 async def _answer(ws: Workspace, body: QueryRequest, stream: bool) -> QueryResult:
-    """Run the query; LLM failures become the contract's 200 placeholder, never a 500."""
+    """Run the query; LLM failures become LightRAG's 200 placeholder, never a 500."""
     try:
         return await aquery(ws, body.query, body.to_param(stream=stream))
     except LLMError as exc:
@@ -181,7 +181,7 @@ def _line(data: dict[str, Any]) -> str:
     responses=STREAM_RESPONSES, openapi_extra=EMPTY_QUERY,
 )
 async def query_stream(body: QueryRequest, ws: WorkspaceDep) -> NDJSONResponse:
-    """The answer as newline-delimited JSON, references first (contract §5.3).
+    """The answer as newline-delimited JSON, references first.
 
     ``stream`` defaults to true here. An invalid body is 422, before the stream starts.
     """

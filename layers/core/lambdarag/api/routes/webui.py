@@ -33,7 +33,7 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
 COMPRESSIBLE = ("text/", "application/javascript", "application/json", "image/svg+xml")
 MIN_GZIP_BYTES = 1024
-# LightRAG 1.5.7's answer when no UI_TEMPLATES_DIR bundle is configured (contract §3.1).
+# LightRAG 1.5.7's answer when no UI_TEMPLATES_DIR bundle is configured.
 DEFAULT_TITLE, DEFAULT_DESCRIPTION = "LightRAG", "Simple and Fast RAG"
 # The app loads only its own files; ForceAtlas2 runs in a worker made from a blob; the API
 # tab frames /docs; inline style attributes colour the legend. No other origin, no eval.

@@ -1,4 +1,4 @@
-"""The named stores of one workspace (contract §9.1), opened from a StorageFactory."""
+"""The named stores of one workspace, opened from a StorageFactory."""
 
 from __future__ import annotations
 

@@ -26,10 +26,10 @@ from lambdarag.indexing.parse import (
     section_index,
     sections_from_index,
 )
-from lambdarag.llm_cache import LLMUsage, counting_usage
+from lambdarag.llm.cache import LLMUsage, counting_usage
 from lambdarag.storage.base import DocStatusRecord
 from lambdarag.utils import chunk_id_for, content_summary, mdhash, now_iso
-from lambdarag.workspace import Workspace
+from lambdarag.workspace.workspace import Workspace
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ async def prepare(ws: Workspace, payload: Payload) -> Payload:
     text = doc.get("content") or ""
     sections = sections_from_index(text, doc.get("sections"))
     if not text.strip() and doc.get("source_file"):
-        sections = await load_document_sections(doc["source_file"])
+        sections = await load_document_sections(doc["source_file"], ws.inputs.read)
         text = join_sections(sections)
         index = {"sections": section_index(sections)} if is_structured(sections) else {}
         await ws.stores.full_docs.upsert(

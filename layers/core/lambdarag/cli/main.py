@@ -14,8 +14,8 @@ from lambdarag.config import Settings, SettingsError, load_settings
 from lambdarag.query.param import MODES
 
 if TYPE_CHECKING:
-    from lambdarag.documents import EnqueueResult
-    from lambdarag.workspace import Workspace
+    from lambdarag.documents.lifecycle import EnqueueResult
+    from lambdarag.workspace.workspace import Workspace
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -89,11 +89,11 @@ def _serve(settings: Settings) -> int:
 
 async def _index(settings: Settings, files: list[Path]) -> int:
     """Store each file as an upload does, index them, and print one line per file."""
-    from lambdarag import documents
-    from lambdarag.engine import Engine
+    from lambdarag.documents import lifecycle as documents
+    from lambdarag.runtime import build_engine
     from lambdarag.utils import new_track_id
 
-    engine = Engine(settings)
+    engine = build_engine(settings)
     try:
         ws = await engine.workspace()
         folder = documents.input_folder(settings.input_dir, ws.name)
@@ -118,10 +118,10 @@ async def _index(settings: Settings, files: list[Path]) -> int:
 
 async def _init_stores(settings: Settings, names: list[str]) -> int:
     """Create each workspace's tables and indexes (a deploy step: no Lambda races for them)."""
-    from lambdarag.engine import Engine
+    from lambdarag.runtime import build_engine
 
     backends = ", ".join(f"{kind} {backend}" for kind, backend in settings.storage_backends.items())
-    engine = Engine(settings)
+    engine = build_engine(settings)
     try:
         for name in names or [settings.workspace]:
             ws = await engine.workspace(name)
@@ -133,7 +133,7 @@ async def _init_stores(settings: Settings, names: list[str]) -> int:
 
 
 async def _pieces(path: Path) -> AsyncIterator[bytes]:
-    from lambdarag.documents import PIECE
+    from lambdarag.documents.lifecycle import PIECE
 
     with path.open("rb") as source:
         while piece := await asyncio.to_thread(source.read, PIECE):
@@ -153,11 +153,11 @@ async def _report(ws: Workspace, result: EnqueueResult) -> int:
 
 
 async def _query(settings: Settings, text: str, mode: str) -> int:
-    from lambdarag.engine import Engine
     from lambdarag.query.answer import aquery
     from lambdarag.query.param import QueryParam
+    from lambdarag.runtime import build_engine
 
-    engine = Engine(settings)
+    engine = build_engine(settings)
     try:
         result = await aquery(await engine.workspace(), text, QueryParam(mode=mode))  # type: ignore[arg-type]
         sys.stdout.write((result.response or "") + "\n")

@@ -1,35 +1,38 @@
-"""The Engine: the composition root of the graph-RAG core for one process.
+"""The Engine: the graph-RAG core of one process.
 
 It owns the LLM and embedding bindings (shared by every workspace, so MAX_ASYNC
-limits the whole process), opens workspaces on demand and caches them, and runs
-the LocalRunner. The HTTP app, the CLI and the Lambda handlers each build one.
+limits the whole process), opens workspaces on demand and caches them, and holds the
+runtime's ports: the runner, the input store and the delete queue. It never chooses
+them: the composition roots (:mod:`lambdarag.runtime.local`, :mod:`lambdarag.runtime.aws`)
+build the Engine with the adapters of their runtime.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lambdarag.config import Settings
+from lambdarag.documents.scan import ScanJob
 from lambdarag.indexing.extract import ExtractionOptions
 from lambdarag.indexing.merge import MergeOptions
 from lambdarag.indexing.summarize import SummaryOptions
 from lambdarag.llm import create_embedding, create_llm
 from lambdarag.llm.base import EmbeddingBinding, LLMBinding
+from lambdarag.llm.cache import CachedLLM
 from lambdarag.llm.queue import EmbeddingQueue
-from lambdarag.llm_cache import CachedLLM
-from lambdarag.runner import LocalRunner
-from lambdarag.scan import ScanJob
+from lambdarag.pipeline.ports import Runner, WorkspaceOpener
 from lambdarag.storage.base import StorageFactory
-from lambdarag.stores import KeyedLocks, Stores
+from lambdarag.storage.stores import KeyedLocks, Stores
 from lambdarag.utils import sanitise_workspace
-from lambdarag.workspace import IndexingOptions, QueryOptions, Workspace
+from lambdarag.workspace.workspace import IndexingOptions, QueryOptions, Workspace
 
 if TYPE_CHECKING:
-    from lambdarag.pipeline_state import SharedPipelineStatus
-    from lambdarag.serverless.sfn import StepFunctionsRunner
+    from lambdarag.documents.ports import DeleteQueue, InputStore
     from lambdarag.storage.select import StorageSelection
+    from lambdarag.workspace.pipeline_status import SharedPipelineStatus
 
 # Lease records live in their own KV namespace: not one of Stores', so clearing the
 # documents (which drops every store) never drops a lock someone holds.
@@ -94,13 +97,23 @@ def selected_storage(settings: Settings) -> StorageSelection:
     return StorageSelection.from_settings(settings)
 
 
+@dataclass(frozen=True)
+class RuntimePorts:
+    """What differs between runtimes, as the composition root built it."""
+
+    runner: Callable[[WorkspaceOpener], Runner]  # given the Engine's workspace opener
+    inputs: InputStore
+    deletes: DeleteQueue
+
+
 class Engine:
-    """Bindings + workspaces + runner for one process."""
+    """Bindings + workspaces + the runtime's ports for one process."""
 
     def __init__(
         self,
         settings: Settings,
         *,
+        ports: RuntimePorts,
         llm: LLMBinding | None = None,
         embedder: EmbeddingBinding | None = None,
         storage: StorageMaker | None = None,
@@ -122,7 +135,9 @@ class Engine:
         self._workspaces: dict[str, Workspace] = {}
         self._factories: dict[str, StorageFactory] = {}
         self._opening = asyncio.Lock()
-        self.runner: LocalRunner | StepFunctionsRunner = self._runner()
+        self.runner: Runner = ports.runner(self.workspace)
+        self.inputs = ports.inputs
+        self.deletes = ports.deletes
         self.scan_jobs: dict[str, ScanJob] = {}
 
     async def workspace(self, name: str | None = None) -> Workspace:
@@ -143,25 +158,17 @@ class Engine:
                     embedder=self.embedder,
                     indexing=self._indexing,
                     query=self._query,
+                    inputs=self.inputs,
                     locks=self._locks(factory),
                     shared_status=self._shared_status(factory),
                 )
         return self._workspaces[key]
 
-    def _runner(self) -> LocalRunner | StepFunctionsRunner:
-        """In-process indexing, or one Step Functions execution per document (serverless)."""
-        arn = self.settings.lambdarag_state_machine_arn
-        if not arn:
-            return LocalRunner(self.workspace, self.settings.max_parallel_insert)
-        from lambdarag.serverless.sfn import StepFunctionsRunner
-
-        return StepFunctionsRunner(self.workspace, arn)
-
     def _locks(self, factory: StorageFactory) -> KeyedLocks:
         """In-process locks, or leases every process shares (``LAMBDARAG_SHARED_LOCKS``)."""
         if not self.settings.shared_locks:
             return KeyedLocks()
-        from lambdarag.leases import SharedKeyLocks
+        from lambdarag.storage.leases import SharedKeyLocks
 
         return SharedKeyLocks(
             factory.kv(LEASE_NAMESPACE),
@@ -172,7 +179,7 @@ class Engine:
     def _shared_status(self, factory: StorageFactory) -> SharedPipelineStatus | None:
         if not self.settings.shared_pipeline_status:
             return None
-        from lambdarag.pipeline_state import STATUS_NAMESPACE, SharedPipelineStatus
+        from lambdarag.workspace.pipeline_status import STATUS_NAMESPACE, SharedPipelineStatus
 
         return SharedPipelineStatus(factory.kv(STATUS_NAMESPACE))
 

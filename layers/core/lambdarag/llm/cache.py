@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from lambdarag import tokenizer
+from lambdarag.llm import tokenizer
 from lambdarag.llm.base import ChatMessage, LLMBinding
 from lambdarag.storage.base import KVStorage
 from lambdarag.utils import mdhash

@@ -1,6 +1,6 @@
 """Key locks shared by every process of a deployment: leases in a KV namespace.
 
-In-process :class:`~lambdarag.stores.KeyedLocks` serialise the merges of one key
+In-process :class:`~lambdarag.storage.stores.KeyedLocks` serialise the merges of one key
 inside one server. On AWS many Lambdas merge at once, so the same keys are also
 leased in the store every process shares, with the KV contract's compare-and-set:
 
@@ -33,7 +33,7 @@ from lambdarag.storage.base import (
     StoreUnavailableError,
     VersionConflictError,
 )
-from lambdarag.stores import KeyedLocks
+from lambdarag.storage.stores import KeyedLocks
 
 logger = logging.getLogger(__name__)
 

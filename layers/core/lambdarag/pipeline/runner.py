@@ -4,7 +4,7 @@ Up to MAX_PARALLEL_INSERT documents are prepared and extracted at once (their ex
 batches concurrently too). A document whose extraction is done leaves its place to the
 next one and joins the workspace's next *merge round*: one round at a time per workspace
 merges the entities, then the relations, of every document that finished extracting since
-the last round began (:func:`lambdarag.pipeline.merge_documents`), then finalizes them. So
+the last round began (:func:`lambdarag.pipeline.steps.merge_documents`), then finalizes them. So
 an entity named by ten documents extracted meanwhile is merged and summarised once, not ten
 times, and extraction never waits for merges: the LLM's MAX_ASYNC slots stay busy.
 
@@ -22,12 +22,12 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 
-from lambdarag import pipeline
 from lambdarag.indexing.chunking import ChunkingError
 from lambdarag.indexing.parse import ParseError
 from lambdarag.llm.base import LLMError
+from lambdarag.pipeline import steps as pipeline
 from lambdarag.storage.base import StorageError
-from lambdarag.workspace import Workspace
+from lambdarag.workspace.workspace import Workspace
 
 logger = logging.getLogger(__name__)
 
@@ -76,8 +76,7 @@ class LocalRunner:
         if starting:
             ws.pipeline.start_job(f"...[{len(fresh)} files]", len(fresh))
         else:
-            ws.pipeline.docs += len(fresh)
-            ws.pipeline.batchs += len(fresh)
+            ws.pipeline.add_documents(len(fresh))
         self._idle.clear()
         for doc_id in fresh:
             self._queued.add((workspace, doc_id))
@@ -85,7 +84,7 @@ class LocalRunner:
         self.start()
         if starting:
             first = (await ws.stores.doc_status.get(fresh[0]) or {}).get("file_path", "")
-            ws.pipeline.job_name = f"{first[:20]}...[{len(fresh)} files]"
+            ws.pipeline.rename_job(f"{first[:20]}...[{len(fresh)} files]")
 
     async def resume(self, workspace: str) -> int:
         """Queue every document a previous run left unfinished; returns how many."""
@@ -143,13 +142,11 @@ class LocalRunner:
         self._finish(ws, workspace)
 
     def _finish(self, ws: Workspace, workspace: str) -> None:
-        ws.pipeline.cur_batch += 1
+        ws.pipeline.document_done()
         self._active[workspace] -= 1
         if not self._active[workspace]:
             del self._active[workspace]
-            ws.pipeline.busy = False
-            ws.pipeline.cancellation_requested = False
-            ws.pipeline.log("All documents processed")
+            ws.pipeline.end_job()
         if not self._active:
             self._idle.set()
 

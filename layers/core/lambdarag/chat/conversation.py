@@ -1,6 +1,6 @@
 """Chat over the knowledge bases: the engine side of the Ollama and OpenAI chat APIs.
 
-:func:`plan_chat` validates a conversation (contract §8.3 and §8.5) and decides what to do
+:func:`plan_chat` validates a conversation and decides what to do
 with it: answer the last user message from the knowledge base (``kind="rag"``), or send the
 conversation straight to the LLM (``kind="llm"``: ``/bypass`` and Open WebUI's title, tag
 and follow-up task prompts). :func:`run_chat` carries a plan out. The routes only translate
@@ -25,17 +25,17 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from lambdarag import prompts, tokenizer
+from lambdarag.llm import prompts, tokenizer
 from lambdarag.llm.base import ChatMessage as LLMMessage
 from lambdarag.query.answer import aquery
 from lambdarag.query.param import TOO_SHORT, Mode, QueryParam, english_weight
 
 if TYPE_CHECKING:
     from lambdarag.config import Settings
-    from lambdarag.engine import Engine
-    from lambdarag.workspace import Workspace
+    from lambdarag.runtime.engine import Engine
+    from lambdarag.workspace.workspace import Workspace
 
-# Size limits of a chat or generate request (contract §8.3); over them is 413.
+# Size limits of a chat or generate request; over them is 413.
 MAX_MESSAGES = 128
 MAX_ROLE_CHARS = 64
 MAX_CONTENT_CHARS = 32768
@@ -51,7 +51,7 @@ ROLES = ("user", "assistant", "system")
 ROLE_ALIASES = {"developer": "system"}
 TEXT_PARTS = ("text", "input_text")
 
-# (prefix, mode, only_need_context), checked in this order with startswith (§8.5).
+# (prefix, mode, only_need_context), checked in this order with startswith.
 PREFIXES: tuple[tuple[str, str, bool], ...] = (
     ("/local ", "local", False),
     ("/global ", "global", False),
@@ -86,7 +86,7 @@ class ChatRequestError(ValueError):
 
 
 def too_large(fields: Sequence[str]) -> ChatRequestError:
-    """The contract's 413, naming each field over its limit."""
+    """LightRAG's 413, naming each field over its limit."""
     return ChatRequestError(413, f"Request payload exceeds the allowed size ({'; '.join(fields)}).")
 
 
@@ -141,7 +141,7 @@ class ParsedQuery:
 
 
 def parse_query_prefix(text: str) -> ParsedQuery:
-    """The query mode and options a chat message asks for with its prefix (contract §8.5).
+    """The query mode and options a chat message asks for with its prefix.
 
     ``"/local[use a table] Who is X"`` is local mode with the user prompt "use a table";
     ``"/context Who is X"`` returns the retrieved context only; no prefix means mix.
@@ -289,7 +289,7 @@ class ChatAnswer:
     """An answer: the whole ``text`` or a stream of ``chunks`` (exactly one is set).
 
     ``references`` are the files the knowledge base answer drew on (empty for ``llm``);
-    ``prompt_tokens`` counts the query only, as the contract's ``prompt_eval_count`` does.
+    ``prompt_tokens`` counts the query only, as LightRAG's ``prompt_eval_count`` does.
     Iterating ``chunks`` may raise ``LLMError``.
     """
 
@@ -329,7 +329,7 @@ async def run_chat(ws: Workspace, plan: ChatPlan, *, stream: bool) -> ChatAnswer
 
 
 def count_tokens(text: str) -> int:
-    """tiktoken o200k_base tokens (the gpt-4o-mini encoding the contract counts with)."""
+    """tiktoken o200k_base tokens (the gpt-4o-mini encoding LightRAG counts with)."""
     return tokenizer.count_tokens(text)
 
 

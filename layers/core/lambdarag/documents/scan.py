@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lambdarag import documents
+from lambdarag.documents import lifecycle as documents
 from lambdarag.indexing.parse import canonical_basename, is_supported
 from lambdarag.storage.base import DocStatusRecord
-from lambdarag.workspace import Workspace
+from lambdarag.workspace.workspace import Workspace
 
 PARSED_DIR = documents.PARSED_DIR
 SAMPLE_LIMIT = 20
@@ -116,20 +116,17 @@ async def scan_input_dir(ws: Workspace, folder: Path, job: ScanJob) -> list[str]
     return result.doc_ids
 
 
-async def scan_drop_folder(ws: Workspace, bucket: str, prefix: str, job: ScanJob) -> list[str]:
-    """The serverless scan: enqueue the workspace's drop files no document owns yet.
+async def scan_listed(ws: Workspace, files: list[tuple[str, str]], job: ScanJob) -> list[str]:
+    """Enqueue the listed ``(source, name)`` files no document owns yet (a remote input store).
 
-    Objects stay where they are (moving one would raise its Object Deleted event, which
-    deletes its document); a file already registered counts as ``processed`` or
-    ``alias_duplicate`` as in a local scan. This catches files whose event was lost, or
+    The files stay where they are (moving an S3 object would raise its Object Deleted
+    event, which deletes its document); a file already registered counts as ``processed``
+    or ``alias_duplicate`` as in a local scan. This catches files whose event was lost, or
     that were in the bucket before the stack's rule existed.
     """
-    from lambdarag.serverless import s3
-
-    files = await s3.drop_files(bucket, prefix, ws.name)
     owners = await documents.sources_by_key(ws) if files else {}
     new_docs = [
-        documents.NewDocument(name, source_file=s3.url(bucket, files[position][0]))
+        documents.NewDocument(name, source_file=files[position][0])
         for position, name, counter in _classify([raw for _, raw in files], owners, job)
         if counter == "claimed_new"
     ]

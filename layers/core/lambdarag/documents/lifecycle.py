@@ -28,7 +28,8 @@ from lambdarag.utils import (
     mdhash,
     now_iso,
 )
-from lambdarag.workspace import Workspace
+from lambdarag.workspace.pipeline_status import StatusJob
+from lambdarag.workspace.workspace import Workspace
 
 logger = logging.getLogger(__name__)
 
@@ -189,7 +190,7 @@ def checked_filename(raw: str | None) -> str:
 
 
 async def reject_known_sources(ws: Workspace, sources: Sequence[str], verb: str) -> None:
-    """Refuse canonical basenames doc_status already holds (contract §6.4, checked at the API)."""
+    """Refuse canonical basenames doc_status already holds (checked at the API)."""
     for source in sources:
         if source == UNKNOWN_SOURCE:
             continue
@@ -298,59 +299,6 @@ async def delete_document(ws: Workspace, doc_id: str, *, delete_llm_cache: bool 
     return message
 
 
-class StatusJob:
-    """A delete or clear shown in ``pipeline_status`` while it runs (contract §4.6, §4.8).
-
-    The record is shared with the LocalRunner, which calls ``start_job`` whenever an
-    indexing run starts and sets ``busy=False`` when it ends. Deletes may run alongside
-    indexing (see pipeline._guard), but the record names one job, so a client polling it
-    must see a busy flag and a job_name that belong together. Hence a job takes the record
-    only while it is free (busy is false); it never overwrites a running indexing job (its
-    lines still reach the history); it takes the record back between documents once an
-    indexing run that started meanwhile has ended; and at the end it sets busy=false only
-    if it still holds the record, leaving job_name as the last job's name, as the runner does.
-    """
-
-    def __init__(self, ws: Workspace, name: str, total: int) -> None:
-        self._status = ws.pipeline
-        self.name = name
-        self.total = total
-        self.done = 0
-        self._started: str | None = None
-
-    @property
-    def holds(self) -> bool:
-        status = self._status
-        return status.busy and status.job_name == self.name and status.job_start == self._started
-
-    @property
-    def cancelled(self) -> bool:
-        """``/documents/cancel_pipeline`` was called while this job held the record."""
-        return self.holds and self._status.cancellation_requested
-
-    def claim(self) -> None:
-        if not self._status.busy:
-            self._status.start_job(self.name, self.total)
-            self._status.cur_batch = self.done
-            self._started = self._status.job_start
-
-    def log(self, message: str) -> None:
-        self._status.log(message)
-
-    def step(self) -> None:
-        """One item done: count it, and take the record back if it became free."""
-        self.done += 1
-        if self.holds:
-            self._status.cur_batch = self.done
-        self.claim()
-
-    def finish(self, message: str) -> None:
-        if self.holds:
-            self._status.busy = False
-            self._status.cancellation_requested = False
-        self._status.log(message)
-
-
 async def delete_documents(
     ws: Workspace, doc_ids: Sequence[str], *, delete_llm_cache: bool = False,
     files_in: Path | None = None,
@@ -360,7 +308,7 @@ async def delete_documents(
     ``files_in`` (the input folder) also removes each document's file. Stops between
     documents when the job is cancelled; a document that fails is logged and skipped.
     """
-    job = StatusJob(ws, f"Deleting {len(doc_ids)} Documents", len(doc_ids))
+    job = StatusJob(ws.pipeline, f"Deleting {len(doc_ids)} Documents", len(doc_ids))
     job.claim()
     job.log(f"Deleting {len(doc_ids)} Documents")
     deleted, verb = 0, "finished"
@@ -387,16 +335,17 @@ async def _delete_one(ws: Workspace, doc_id: str, delete_llm_cache: bool, files_
         return 0
     if record is None:
         return 0
-    if files_in is not None and source.startswith("s3://"):  # the serverless drop folder
-        from lambdarag.serverless.s3 import delete_object
-
+    if files_in is not None:
         try:
-            await delete_object(source)
+            await ws.inputs.delete_source(source, files_in, record.get("file_path"))
         except Exception as exc:  # noqa: BLE001 - the document is gone; report the file
             ws.pipeline.log(f"Could not delete {source}: {exc}")
-    elif files_in is not None:
-        await asyncio.to_thread(_delete_input_file, files_in, record.get("file_path"))
     return 1
+
+
+async def delete_input_file(folder: Path, file_path: str | None) -> None:
+    """Delete the document's file from ``folder`` (see :func:`_delete_input_file`)."""
+    await asyncio.to_thread(_delete_input_file, folder, file_path)
 
 
 def _delete_input_file(folder: Path, file_path: str | None) -> None:
@@ -428,10 +377,9 @@ async def clear_documents(ws: Workspace, folder: Path) -> ClearResult:
 
     Runs as the ``Clearing Documents`` job, which starts with an empty history.
     """
-    job = StatusJob(ws, "Clearing Documents", 0)
+    job = StatusJob(ws.pipeline, "Clearing Documents", 0)
     job.claim()
-    ws.pipeline.history_messages.clear()
-    ws.pipeline.total_messages = 0
+    ws.pipeline.clear_history()
     job.log("Clearing Documents")
     try:
         dropped, failed = await ws.stores.drop_documents()

@@ -1,6 +1,6 @@
 """Graph edits made through the API, written on the fragment model.
 
-Design (issue 3, see docs/DEVELOPMENT.md "The fragment model"):
+Design (see docs/DEVELOPMENT.md "The fragment model"):
 
 * **Edits are fragments.** A user edit of entity ``N`` is stored as an entity fragment
   with the synthetic chunk id ``manual-<md5(N)>`` (a relation edit of the sorted pair
@@ -48,7 +48,7 @@ from lambdarag.storage.base import (
     sorted_pair,
 )
 from lambdarag.utils import mdhash, now_unix
-from lambdarag.workspace import Workspace
+from lambdarag.workspace.workspace import Workspace
 
 Pair = tuple[str, str]
 ChunkFragments = tuple[list[EntityFragment], list[RelationFragment]]

@@ -1,0 +1,1 @@
+"""Chat over the knowledge bases: the engine side of the Ollama and OpenAI chat APIs."""

@@ -1,0 +1,1 @@
+"""Documents: intake, removal, source conflicts and input-folder scanning."""

@@ -1,0 +1,1 @@
+"""Graph edits made through the API, written as fragments."""

@@ -1,0 +1,1 @@
+"""The indexing pipeline: its steps on JSON payloads and the in-process runner."""

@@ -1,0 +1,1 @@
+"""One workspace: its stores, bindings, options and pipeline status."""
