@@ -23,6 +23,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from lambdarag.errors import ConfigurationError
 from lambdarag.llm.base import EmbeddingConfig, LLMConfig
 
 Binding = Literal["openai", "azure_openai", "ollama", "lollms", "bedrock", "aws_bedrock"]
@@ -175,7 +176,7 @@ ADAPTER_SETTINGS: dict[str, type[AdapterSettings]] = {
 }
 
 
-class SettingsError(ValueError):
+class SettingsError(ConfigurationError):
     """A setting has a value that cannot be used; the message names the variable."""
 
 

@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from lambdarag.errors import LambdaRAGError
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -21,12 +23,14 @@ class ChatMessage(TypedDict):
     content: str
 
 
-class LLMError(Exception):
+class LLMError(LambdaRAGError):
     """Base error of the LLM and embedding bindings."""
 
 
 class LLMConfigError(LLMError):
     """A binding is misconfigured (unknown binding, missing key, bad host)."""
+
+    exit_code = 2
 
 
 class LLMUnavailableError(LLMError):
@@ -35,6 +39,8 @@ class LLMUnavailableError(LLMError):
     The message names the host and the setting that points at it, e.g.
     ``LLM host http://localhost:11434 (LLM_BINDING_HOST) is unreachable: connection refused``.
     """
+
+    retryable = True
 
 
 class LLMResponseError(LLMError):
