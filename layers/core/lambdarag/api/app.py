@@ -19,6 +19,7 @@ from lambdarag.api import auth, errors
 from lambdarag.api.lazy import LazyRoutes, LazyRoutesMiddleware
 from lambdarag.api.middleware import add_middleware
 from lambdarag.config import Settings
+from lambdarag.llm.base import LLMError
 from lambdarag.storage.base import StorageError
 
 if TYPE_CHECKING:
@@ -102,6 +103,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.add_exception_handler(auth.ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StorageError, _storage_error)
+    app.add_exception_handler(LLMError, _provider_error)
     app.add_exception_handler(Exception, _internal_error)
     return app
 
@@ -143,6 +145,11 @@ def _json_safe(value: Any) -> Any:
 async def _storage_error(request: Request, exc: Exception) -> JSONResponse:
     logger.warning("%s %s: %s", request.method, request.url.path, exc)
     return await _api_error(request, errors.storage_error(cast(StorageError, exc)))
+
+
+async def _provider_error(request: Request, exc: Exception) -> JSONResponse:
+    logger.warning("%s %s: %s", request.method, request.url.path, exc)
+    return await _api_error(request, errors.provider_error(cast(LLMError, exc)))
 
 
 async def _internal_error(request: Request, exc: Exception) -> JSONResponse:

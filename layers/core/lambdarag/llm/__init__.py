@@ -17,7 +17,9 @@ from lambdarag.llm.base import (
     LLMConfigError,
     LLMError,
     LLMResponseError,
+    LLMTimeoutError,
     LLMUnavailableError,
+    LLMUnreachableError,
 )
 
 if TYPE_CHECKING:
@@ -33,7 +35,9 @@ __all__ = [
     "LLMConfigError",
     "LLMError",
     "LLMResponseError",
+    "LLMTimeoutError",
     "LLMUnavailableError",
+    "LLMUnreachableError",
     "create_embedding",
     "create_llm",
 ]

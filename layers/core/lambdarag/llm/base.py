@@ -37,6 +37,14 @@ class LLMUnavailableError(LLMError):
     """
 
 
+class LLMUnreachableError(LLMUnavailableError):
+    """The provider's host could not be connected to (refused, unknown name, dropped)."""
+
+
+class LLMTimeoutError(LLMUnavailableError):
+    """The provider accepted the connection but did not answer within its timeout."""
+
+
 class LLMResponseError(LLMError):
     """The provider answered with something that is not a usable completion/embedding."""
 

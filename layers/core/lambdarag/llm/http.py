@@ -14,7 +14,6 @@ from lambdarag.llm.base import (
     LLMConfig,
     LLMConfigError,
     LLMResponseError,
-    LLMUnavailableError,
 )
 from lambdarag.llm.retry import Backoff, Target, check_response, transport_error, trim, with_retries
 
@@ -104,10 +103,8 @@ class HttpClient:
             try:
                 yield response
             except httpx.TransportError as exc:
-                failure = transport_error(exc, self.target)
-                raise LLMUnavailableError(
-                    f"{self.target.where} {failure.problem} while streaming; {failure.hint}"
-                ) from exc
+                raise transport_error(exc, self.target).final(
+                    self.target, " while streaming") from exc
             finally:
                 await response.aclose()
 

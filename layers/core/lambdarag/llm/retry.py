@@ -25,7 +25,9 @@ from lambdarag.llm.base import (
     LLMConfig,
     LLMConfigError,
     LLMResponseError,
+    LLMTimeoutError,
     LLMUnavailableError,
+    LLMUnreachableError,
 )
 
 logger = logging.getLogger(__name__)
@@ -105,13 +107,28 @@ class Target:
 
 
 class TransientError(Exception):
-    """A failure worth retrying; ``problem`` and ``hint`` become the final message."""
+    """A failure worth retrying; ``problem`` and ``hint`` become the final message.
 
-    def __init__(self, problem: str, hint: str, retry_after: float | None = None) -> None:
+    ``kind`` is the error raised when the retries run out: the provider refused (the
+    base class), could not be reached, or did not answer in time.
+    """
+
+    def __init__(
+        self,
+        problem: str,
+        hint: str,
+        retry_after: float | None = None,
+        kind: type[LLMUnavailableError] = LLMUnavailableError,
+    ) -> None:
         super().__init__(problem)
         self.problem = problem
         self.hint = hint
         self.retry_after = retry_after
+        self.kind = kind
+
+    def final(self, target: Target, suffix: str = "") -> LLMUnavailableError:
+        """The error a caller sees: one line naming the host, its setting, cause and hint."""
+        return self.kind(f"{target.where} {self.problem}{suffix}; {self.hint}")
 
 
 async def with_retries(
@@ -138,7 +155,7 @@ async def with_retries(
     except TransientError as exc:
         attempts = int(retrying.statistics.get("attempt_number", 1))
         tried = f" ({attempts} attempts)" if attempts > 1 else ""
-        raise LLMUnavailableError(f"{target.where} {exc.problem}{tried}; {exc.hint}") from exc
+        raise exc.final(target, tried) from exc
 
 
 def _failure(state: RetryCallState) -> TransientError:
@@ -220,13 +237,16 @@ def transport_error(exc: httpx.TransportError, target: Target) -> TransientError
         return TransientError(
             f"did not answer within {target.timeout:g} s ({type(exc).__name__})",
             f"check the server or raise {target.prefix}_TIMEOUT",
+            kind=LLMTimeoutError,
         )
     if isinstance(exc, httpx.ConnectError):
         return TransientError(
-            f"is unreachable: {connect_failure(exc)}", "check that the server is running"
+            f"is unreachable: {connect_failure(exc)}", "check that the server is running",
+            kind=LLMUnreachableError,
         )
     return TransientError(
-        f"dropped the connection: {exc or type(exc).__name__}", "check the server logs"
+        f"dropped the connection: {exc or type(exc).__name__}", "check the server logs",
+        kind=LLMUnreachableError,
     )
 
 

@@ -9,7 +9,8 @@ last assistant message continued ("Continue response").
 
 ``/api/v1/models``, ``/api/v1/chat/completions`` and ``/api/v1/embeddings`` are aliases for
 clients configured with an ``/api/v1`` base. Errors are OpenAI's ``{"error": {"message", "type", "param", "code"}}``
-with status 400, 404, 413 or 502 (the LLM failed), never FastAPI's 422 shape; missing or
+with status 400, 404 or 413, or 502, 503 or 504 when the LLM or embedding provider
+refused, is unreachable or timed out (code ``llm_error``), never FastAPI's 422 shape; missing or
 wrong credentials are 401 ``invalid_api_key`` (the API key is accepted as a Bearer token),
 and a workspace the account may not use is 403.
 """
@@ -141,8 +142,8 @@ class OpenAIRoute(APIRoute):
             except HTTPException as exc:  # auth (401/403) and workspace (400/403) errors too
                 return _http_error(exc)
             except LLMError as exc:
-                logger.warning("%s %s: LLM failed: %s", request.method, request.url.path, exc)
-                return OpenAIError(502, f"The LLM failed: {exc}", code="llm_error").response()
+                logger.warning("%s %s: provider failed: %s", request.method, request.url.path, exc)
+                return _http_error(errors.provider_error(exc))
             except StorageError as exc:
                 logger.warning("%s %s: %s", request.method, request.url.path, exc)
                 return _http_error(errors.storage_error(exc))
@@ -309,8 +310,15 @@ CHAT_RESPONSES: dict[int | str, dict[str, Any]] = {
                              "knowledge bases.", "model", "model_not_found"),
     413: _error_example(413, "Request body too large. This endpoint accepts at most 1048576 "
                              "bytes.", None, "request_too_large"),
-    502: _error_example(502, "The LLM failed: LLM host http://localhost:11434 (LLM_BINDING_HOST) "
-                             "is unreachable", None, "llm_error"),
+    502: _error_example(502, "Provider error: LLM host http://localhost:11434 "
+                             "(LLM_BINDING_HOST) refused the request: HTTP 400: ...", None,
+                        "llm_error"),
+    503: _error_example(503, "Provider error: LLM host http://localhost:11434 "
+                             "(LLM_BINDING_HOST) is unreachable: connection refused (3 "
+                             "attempts); check that the server is running", None, "llm_error"),
+    504: _error_example(504, "Provider error: Embedding host http://localhost:11434 "
+                             "(EMBEDDING_BINDING_HOST) did not answer within 30 s (ReadTimeout); "
+                             "check the server or raise EMBEDDING_TIMEOUT", None, "llm_error"),
 }
 CHAT_BODY = _request_body(ChatCompletionRequest, {
     "A question": {"model": "lightrag:latest",
@@ -446,8 +454,8 @@ class _Completion:
                 yield self._chunk({"content": delta}, **usage)
         except LLMError as exc:
             logger.warning("chat stream failed: %s", exc)
-            error = OpenAIError(502, f"The LLM failed: {exc}", code="llm_error").body()
-            yield _sse(error)
+            failure = errors.provider_error(exc)
+            yield _sse(OpenAIError(failure.status_code, failure.detail, code=failure.code).body())
             yield "data: [DONE]\n\n"
             return
         yield self._chunk({}, "stop", references=self.answer.references, **usage)
