@@ -189,3 +189,57 @@ def test_the_openai_client_sees_the_status_and_the_words(
                 {"role": "user", "content": QUESTION}])
     assert caught.value.status_code == 503
     assert f"LLM host {down} (LLM_BINDING_HOST) is unreachable" in caught.value.message
+
+
+def test_health_reports_each_providers_reachability(indexed_settings: Path,
+                                                    fake_llm: FakeLLMServer) -> None:
+    down = closed_port_url()
+    with app_client(indexed_settings, fake_llm, embedding_binding_host=down) as client:
+        first = client.get("/health")
+        again = client.get("/health").json()["providers"]
+    assert first.status_code == 200 and first.json()["status"] == "healthy"
+    providers = first.json()["providers"]
+    assert providers["llm"] == {**providers["llm"], "binding": "openai",
+                                "host": fake_llm.openai_url, "setting": "LLM_BINDING_HOST",
+                                "reachable": True, "error": None}
+    assert providers["embedding"]["reachable"] is False
+    assert providers["embedding"]["error"] == (
+        f"Embedding host {down} (EMBEDDING_BINDING_HOST) is unreachable: connection refused; "
+        "check that the server is running")
+    # cached: the second health check probed nothing again
+    assert again == providers
+
+
+def test_each_unreachable_provider_gets_one_start_up_warning(
+    indexed_settings: Path, fake_llm: FakeLLMServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.functional.corpus import wait_for
+
+    llm_down, embedding_down = closed_port_url(), closed_port_url()
+    caplog.set_level("WARNING", logger="lambdarag.api.app")
+    with app_client(indexed_settings, fake_llm, llm_binding_host=llm_down,
+                    embedding_binding_host=embedding_down) as client:
+        # the server started: it answers what needs no provider
+        assert client.post("/documents/paginated", json={}).status_code == 200
+        assert client.get("/health").status_code == 200
+
+        def warned() -> list[str] | None:
+            lines = [r.getMessage() for r in caplog.records if r.name == "lambdarag.api.app"]
+            return lines if len(lines) >= 2 else None
+
+        lines = wait_for(warned, 10)
+    assert lines == [
+        f"LLM host {llm_down} (LLM_BINDING_HOST) is unreachable: connection refused; check "
+        "that the server is running",
+        f"Embedding host {embedding_down} (EMBEDDING_BINDING_HOST) is unreachable: connection "
+        "refused; check that the server is running",
+    ]
+
+
+def test_no_start_up_warning_when_the_providers_answer(
+    indexed_settings: Path, fake_llm: FakeLLMServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("WARNING", logger="lambdarag.api.app")
+    with app_client(indexed_settings, fake_llm) as client:
+        assert client.get("/health").json()["providers"]["llm"]["reachable"] is True
+    assert not [r for r in caplog.records if r.name == "lambdarag.api.app"]

@@ -1,7 +1,7 @@
 """LLM and embedding binding contracts.
 
 A binding talks to one provider over its wire protocol (httpx, or boto3 for
-Bedrock). The engine only sees these two classes; concurrency limits, retries
+Bedrock). The engine only sees these classes (and the reranker's, in ``llm/rerank.py``); concurrency limits, retries
 and timeouts live inside the bindings so every caller gets them.
 """
 
@@ -81,6 +81,20 @@ class EmbeddingConfig:
     region: str | None = None
     max_retries: int = 5
     host_setting: str = "EMBEDDING_BINDING_HOST"
+
+
+@dataclass(frozen=True)
+class RerankConfig:
+    """What a rerank binding needs; ``host`` is the full endpoint, as LightRAG takes it."""
+
+    binding: str  # cohere | jina | aliyun
+    model: str
+    host: str
+    api_key: str | None = None
+    timeout: float = 30.0
+    max_async: int = 4
+    max_retries: int = 5
+    host_setting: str = "RERANK_BINDING_HOST"
 
 
 class LLMBinding(ABC):

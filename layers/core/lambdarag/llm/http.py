@@ -14,6 +14,7 @@ from lambdarag.llm.base import (
     LLMConfig,
     LLMConfigError,
     LLMResponseError,
+    RerankConfig,
 )
 from lambdarag.llm.retry import Backoff, Target, check_response, transport_error, trim, with_retries
 
@@ -63,7 +64,7 @@ class HttpClient:
     @classmethod
     def for_config(
         cls,
-        config: LLMConfig | EmbeddingConfig,
+        config: LLMConfig | EmbeddingConfig | RerankConfig,
         backoff: Backoff | None,
         headers: dict[str, str] | None = None,
     ) -> HttpClient:

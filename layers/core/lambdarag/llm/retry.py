@@ -28,6 +28,7 @@ from lambdarag.llm.base import (
     LLMTimeoutError,
     LLMUnavailableError,
     LLMUnreachableError,
+    RerankConfig,
 )
 
 logger = logging.getLogger(__name__)
@@ -72,8 +73,8 @@ class Backoff:
 class Target:
     """The provider endpoint of a binding, named as the user configured it."""
 
-    label: str  # "LLM" or "Embedding"
-    prefix: str  # settings prefix: "LLM" or "EMBEDDING"
+    label: str  # "LLM", "Embedding" or "Rerank"
+    prefix: str  # settings prefix: "LLM", "EMBEDDING" or "RERANK"
     host: str
     host_setting: str
     model: str
@@ -81,12 +82,18 @@ class Target:
 
     @classmethod
     def of(
-        cls, config: LLMConfig | EmbeddingConfig, *, host: str = "", host_setting: str = ""
+        cls,
+        config: LLMConfig | EmbeddingConfig | RerankConfig,
+        *,
+        host: str = "",
+        host_setting: str = "",
     ) -> Target:
-        is_llm = isinstance(config, LLMConfig)
+        label, prefix = (("LLM", "LLM") if isinstance(config, LLMConfig)
+                         else ("Rerank", "RERANK") if isinstance(config, RerankConfig)
+                         else ("Embedding", "EMBEDDING"))
         return cls(
-            label="LLM" if is_llm else "Embedding",
-            prefix="LLM" if is_llm else "EMBEDDING",
+            label=label,
+            prefix=prefix,
             host=host or config.host,
             host_setting=host_setting or config.host_setting,
             model=config.model,

@@ -17,6 +17,7 @@ from lambdarag.query.context import (
 )
 from lambdarag.query.keywords import extract_keywords
 from lambdarag.query.param import QueryParam, QueryResult, Retrieval
+from lambdarag.query.rerank import rerank_chunks, rerank_wanted
 from lambdarag.utils import mdhash
 from lambdarag.workspace.workspace import Workspace
 
@@ -63,7 +64,7 @@ async def retrieve_context(ws: Workspace, query: str, param: QueryParam) -> Retr
         if not found:
             return None
         result.processing_info = {"total_chunks_found": len(found)}
-        return _finish(ws, param, query, result, found)
+        return await _finish(ws, param, query, result, found)
     vector_hits = []
     if param.mode == "mix":
         vector_hits = await retrieve.vector_chunks(ws, vectors["query"], budget.chunk_top_k)
@@ -81,16 +82,19 @@ async def retrieve_context(ws: Workspace, query: str, param: QueryParam) -> Retr
         "relations_after_truncation": len(kg.relations),
         "merged_chunks_count": len(merged),
     }
-    return _finish(ws, param, query, result, merged)
+    return await _finish(ws, param, query, result, merged)
 
 
-def _finish(
+async def _finish(
     ws: Workspace, param: QueryParam, query: str, result: Retrieval, chunks: list[dict[str, Any]]
 ) -> Retrieval:
     naive = param.mode == "naive"
     empty_context = render_context(result, naive)
     available = chunk_budget(ws, param, query, empty_context, system_prompt(ws, param, ""))
-    result.chunks = fit_chunks(chunks, budget_for(ws, param).chunk_top_k, available)
+    chunk_top_k = budget_for(ws, param).chunk_top_k
+    if rerank_wanted(ws, param):
+        chunks = await rerank_chunks(ws, query, chunks, chunk_top_k)
+    result.chunks = fit_chunks(chunks, chunk_top_k, available)
     result.references = assign_references(result.chunks)
     result.processing_info["final_chunks_count"] = len(result.chunks)
     result.context = render_context(result, naive)
@@ -99,11 +103,12 @@ def _finish(
 
 def _answer_cache_key(ws: Workspace, param: QueryParam, query: str, found: Retrieval) -> str:
     """The answer's cache key. It covers the retrieved context, so once the data changes
-    (a document deleted or edited) a cached answer built from the old data is not reused."""
+    (a document deleted or edited) a cached answer built from the old data is not reused;
+    the context also tells reranked chunks from unranked ones."""
     material = [
         CACHE_POLICY, param.mode, query, param.response_type, budget_for(ws, param).__dict__,
         param.max_total_tokens or ws.query.max_total_tokens, found.high_level_keywords,
-        found.low_level_keywords, _user_prompt_slot(ws, param), param.enable_rerank,
+        found.low_level_keywords, _user_prompt_slot(ws, param), param.enable_rerank is not False,
         ws.llm.llm.identity, mdhash(found.context),
     ]
     return f"{param.mode}:query:{mdhash(json.dumps(material, ensure_ascii=False, sort_keys=True))}"

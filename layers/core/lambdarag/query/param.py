@@ -46,7 +46,7 @@ class QueryParam:
     conversation_history: tuple[ChatMessage, ...] = ()
     user_prompt: str | None = None
     disable_user_prompt_prefix: bool = False
-    enable_rerank: bool = True
+    enable_rerank: bool | None = None  # None: RERANK_BY_DEFAULT
     include_references: bool = False
 
 

@@ -277,7 +277,7 @@ RELATION_FIELDS = ("src_id", "tgt_id", "description", "keywords", "weight", "sou
 CHUNK_FIELDS = ("reference_id", "content", "file_path", "chunk_id")
 
 
-SCORE_FIELDS = ("rank", "score")  # with include_scores (LambdaRAG addition)
+SCORE_FIELDS = ("rank", "score", "rerank_score")  # with include_scores (LambdaRAG addition)
 
 
 def _chunk_row(chunk: dict[str, Any]) -> dict[str, Any]:
