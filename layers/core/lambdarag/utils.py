@@ -8,6 +8,8 @@ import time
 import uuid
 from datetime import UTC, datetime
 
+from lambdarag.errors import LambdaRAGError
+
 _WORKSPACE_BAD = re.compile(r"[^A-Za-z0-9_]")
 _WORKSPACE_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")
 WORKSPACE_NAME_RULE = (
@@ -45,8 +47,10 @@ def sanitise_workspace(name: str) -> str:
     return _WORKSPACE_BAD.sub("_", name.strip())
 
 
-class InvalidWorkspaceName(ValueError):
+class InvalidWorkspaceName(LambdaRAGError, ValueError):
     """A workspace name outside ``[A-Za-z0-9_]{1,64}``; the message says the rule."""
+
+    http_status = 400
 
 
 def check_workspace_name(name: str) -> str:

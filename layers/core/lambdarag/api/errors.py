@@ -1,12 +1,32 @@
-"""How the engine's failures read over HTTP, shared by every route family."""
+"""How the engine's failures read over HTTP: the one mapping, used by the app's one handler.
+
+Every error the engine raises on purpose is a :class:`~lambdarag.errors.LambdaRAGError`
+whose class carries its ``http_status``. :func:`api_error` turns it into the answer:
+the status and the message as ``detail``; a store's or a provider's failure gets words
+and ``Retry-After``; anything that answers 500 is left to the internal-error handler, which
+shows an id instead of internals.
+"""
 
 from __future__ import annotations
 
 from lambdarag.api.auth import ApiError
-from lambdarag.llm.base import LLMError, LLMTimeoutError, LLMUnreachableError
+from lambdarag.errors import LambdaRAGError, http_status
+from lambdarag.llm.base import LLMError
 from lambdarag.storage.base import StorageError, StoreThrottledError, VersionConflictError
 
 PROVIDER_RETRY_AFTER = "5"
+
+
+def api_error(exc: LambdaRAGError) -> ApiError | None:
+    """The answer for ``exc``; None when it is an internal error (500)."""
+    if isinstance(exc, StorageError):
+        return storage_error(exc)
+    if isinstance(exc, LLMError):
+        return provider_error(exc)
+    status = http_status(exc)
+    if status >= 500 and status not in (502, 503, 504):
+        return None
+    return ApiError(status, str(exc))
 
 
 def storage_error(exc: StorageError) -> ApiError:
@@ -28,15 +48,12 @@ def storage_error(exc: StorageError) -> ApiError:
 def provider_error(exc: LLMError) -> ApiError:
     """An LLM, embedding or rerank provider's failure: 503, 504 or 502, naming its host.
 
-    Unreachable (refused, unknown host, dropped) is 503 with ``Retry-After``; no answer
-    within its timeout is 504; a provider that answered with an error, or with something
-    unusable, is 502. The message is the binding's, the words of the start-up warning: the
-    host, the setting that points at it, the cause and what to do.
+    The status is the error class's (``lambdarag.llm.base``): unreachable (refused, unknown
+    host, dropped) is 503 with ``Retry-After``; no answer within its timeout is 504; a
+    provider that answered with an error, or with something unusable, is 502. The message
+    is the binding's, the words of the start-up warning: the host, the setting that points
+    at it, the cause and what to do.
     """
-    detail = f"Provider error: {exc}"
-    if isinstance(exc, LLMUnreachableError):
-        return ApiError(503, detail, code="llm_error",
-                        headers={"Retry-After": PROVIDER_RETRY_AFTER})
-    if isinstance(exc, LLMTimeoutError):
-        return ApiError(504, detail, code="llm_error")
-    return ApiError(502, detail, code="llm_error")
+    status = http_status(exc)
+    headers = {"Retry-After": PROVIDER_RETRY_AFTER} if status == 503 else None
+    return ApiError(status, f"Provider error: {exc}", code="llm_error", headers=headers)

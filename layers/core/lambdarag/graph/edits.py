@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from lambdarag.errors import LambdaRAGError
 from lambdarag.indexing.merge import (
     entity_vector_id,
     merge_entities,
@@ -59,12 +60,16 @@ RELATION_EDIT_KEYS = frozenset({"description", "keywords", "source_id", "file_pa
 MANUAL_FILE_PATH = "manual_creation"
 
 
-class GraphOpError(ValueError):
+class GraphOpError(LambdaRAGError, ValueError):
     """A rejected edit (answered 400, the message as ``detail``)."""
 
+    http_status = 400
 
-class GraphNotFoundError(LookupError):
+
+class GraphNotFoundError(LambdaRAGError, LookupError):
     """The entity or relation does not exist (answered 404 by delete routes)."""
+
+    http_status = 404
 
 
 @dataclass(frozen=True)

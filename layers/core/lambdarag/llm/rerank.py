@@ -2,9 +2,10 @@
 
 A reranker scores each document against the query; retrieval then orders its chunks by
 that score and drops those under ``MIN_RERANK_SCORE``. ``RERANK_BINDING_HOST`` is the
-full endpoint, as in LightRAG. Requests go through :class:`~lambdarag.llm.http.HttpClient`,
-so the limit (``MAX_ASYNC_RERANK``), the timeout (``RERANK_TIMEOUT``), the retries and the
-error words are those of the LLM and embedding bindings.
+full endpoint, as in LightRAG. Requests go through :class:`~lambdarag.llm.http.HttpClient`
+(the :class:`~lambdarag.llm.http.OverHttp` template of the chat and embedding bindings), so
+the limit (``MAX_ASYNC_RERANK``), the timeout (``RERANK_TIMEOUT``), the retries and the error
+words are theirs.
 
 Cohere ``/v1/rerank`` and ``/v2/rerank`` and Jina ``/v1/rerank``::
 
@@ -18,12 +19,12 @@ DashScope ``/api/v1/services/rerank/text-rerank/text-rerank``::
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
 from lambdarag.llm.base import LLMConfigError, LLMResponseError, RerankConfig
-from lambdarag.llm.http import HttpClient, bearer
+from lambdarag.llm.http import OverHttp
 from lambdarag.llm.retry import Backoff, trim
 
 # LightRAG's defaults per binding: (RERANK_MODEL, RERANK_BINDING_HOST)
@@ -36,7 +37,7 @@ DEFAULTS: dict[str, tuple[str, str]] = {
 RERANK_BINDINGS = ("null", *DEFAULTS)
 
 
-class RerankBinding(ABC):
+class RerankBinding(OverHttp):
     """Scores documents against a query.
 
     Parameters
@@ -53,9 +54,14 @@ class RerankBinding(ABC):
     [(0, 0.93), (1, 0.02)]
     """
 
+    config: RerankConfig
+
     def __init__(self, config: RerankConfig, *, backoff: Backoff | None = None) -> None:
         self.config = config
-        self._http = HttpClient.for_config(config, backoff, bearer(config.api_key))
+        self._connect(backoff)
+
+    def _endpoint(self) -> str:
+        return self.config.host
 
     async def rerank(
         self, query: str, documents: Sequence[str], top_n: int
@@ -63,18 +69,18 @@ class RerankBinding(ABC):
         """``(document index, relevance score)`` of the best ``top_n``, best first."""
         if not documents:
             return []
-        data = await self._http.post_json(self.config.host, self._body(query, documents, top_n))
+        data = await self._http.post_json(self._url, self._body(query, documents, top_n))
         results = self._results(data)
         try:
             scored = [(int(r["index"]), float(r["relevance_score"])) for r in results]
         except (KeyError, TypeError, ValueError) as exc:
             raise LLMResponseError(
-                f"{self._http.target.where} sent rerank results without index and "
+                f"{self._where} sent rerank results without index and "
                 f"relevance_score: {trim(str(data))}"
             ) from exc
         if any(not 0 <= index < len(documents) for index, _ in scored):
             raise LLMResponseError(
-                f"{self._http.target.where} ranked a document that was not sent: {trim(str(data))}"
+                f"{self._where} ranked a document that was not sent: {trim(str(data))}"
             )
         return sorted(scored, key=lambda pair: -pair[1])[:top_n]
 
@@ -86,16 +92,12 @@ class RerankBinding(ABC):
 
     def _listed(self, results: Any, data: Any) -> list[Any]:
         if not isinstance(results, list):
-            raise LLMResponseError(
-                f"{self._http.target.where} sent no rerank results: {trim(str(data))}")
+            raise LLMResponseError(f"{self._where} sent no rerank results: {trim(str(data))}")
         return results
 
     @property
     def identity(self) -> str:
         return f"{self.config.binding}:{self.config.model}"
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
 
 
 class StandardRerank(RerankBinding):

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from lambdarag.errors import LambdaRAGError
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -25,12 +27,16 @@ if TYPE_CHECKING:
 GRAPH_FIELD_SEP = "<SEP>"
 
 
-class StorageError(Exception):
-    """Base error of every storage adapter."""
+class StorageError(LambdaRAGError):
+    """Base error of every storage adapter (503: the store cannot serve the request now)."""
+
+    http_status = 503
 
 
 class StoreUnavailableError(StorageError):
     """The backing server or file cannot be reached or opened."""
+
+    retryable = True
 
 
 class StoreThrottledError(StoreUnavailableError):
@@ -39,6 +45,9 @@ class StoreThrottledError(StoreUnavailableError):
 
 class VersionConflictError(StorageError):
     """An optimistic write lost against a concurrent writer; re-read and retry."""
+
+    http_status = 409
+    retryable = True
 
 
 class Provisioned:
