@@ -59,6 +59,10 @@ TAGS = [
     {"name": "openai",
      "description": "OpenAI-compatible models, chat completions (SSE) and embeddings, also "
                     "under `/api/v1`. Models are workspaces, as on the Ollama API."},
+    {"name": "openwebui",
+     "description": "Open WebUI's documented API for scripts: `/api/models`, "
+                    "`/api/chat/completions` with `files`, file uploads, knowledge collections "
+                    "(workspaces) and the Ollama API under `/ollama/api`."},
 ]
 
 

@@ -35,9 +35,15 @@ def _user_prompt_slot(ws: Workspace, param: QueryParam) -> str:
     return text or "n/a"
 
 
+def _chunks_only(param: QueryParam) -> bool:
+    """Naive mode, or an answer restricted to some documents: chunks, no graph."""
+    return param.mode == "naive" or bool(param.doc_ids)
+
+
 def system_prompt(ws: Workspace, param: QueryParam, context: str) -> str:
-    template = prompts.NAIVE_RAG_RESPONSE if param.mode == "naive" else prompts.RAG_RESPONSE
-    field = "content_data" if param.mode == "naive" else "context_data"
+    naive = _chunks_only(param)
+    template = prompts.NAIVE_RAG_RESPONSE if naive else prompts.RAG_RESPONSE
+    field = "content_data" if naive else "context_data"
     return template.format(
         response_type=param.response_type, user_prompt=_user_prompt_slot(ws, param), **{field: context}
     )
@@ -48,6 +54,13 @@ async def retrieve_context(ws: Workspace, query: str, param: QueryParam) -> Retr
     budget = budget_for(ws, param)
     hl: list[str] = []
     ll: list[str] = []
+    if param.doc_ids:
+        [vector] = await ws.embedder.embed([query])
+        scoped = await retrieve.document_chunks(ws, param.doc_ids, vector, budget.chunk_top_k)
+        if not scoped:
+            return None
+        found = Retrieval(processing_info={"total_chunks_found": len(scoped)})
+        return await _finish(ws, param, query, found, scoped)
     if param.mode != "naive":
         hl, ll = await extract_keywords(ws, query, param)
         if not hl and not ll:
@@ -88,7 +101,7 @@ async def retrieve_context(ws: Workspace, query: str, param: QueryParam) -> Retr
 async def _finish(
     ws: Workspace, param: QueryParam, query: str, result: Retrieval, chunks: list[dict[str, Any]]
 ) -> Retrieval:
-    naive = param.mode == "naive"
+    naive = _chunks_only(param)
     empty_context = render_context(result, naive)
     available = chunk_budget(ws, param, query, empty_context, system_prompt(ws, param, ""))
     chunk_top_k = budget_for(ws, param).chunk_top_k
