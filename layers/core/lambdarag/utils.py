@@ -24,6 +24,12 @@ def mdhash(text: str, prefix: str = "") -> str:
     return prefix + hashlib.md5(text.encode("utf-8")).hexdigest()
 
 
+def pair_hash(src: str, tgt: str, prefix: str) -> str:
+    """``prefix + md5(a + b)`` of the pair in sorted order: an undirected relation's id."""
+    a, b = (src, tgt) if src <= tgt else (tgt, src)
+    return mdhash(a + b, prefix)
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat()
 

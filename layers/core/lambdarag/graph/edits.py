@@ -48,7 +48,7 @@ from lambdarag.storage.base import (
     RelationFragment,
     sorted_pair,
 )
-from lambdarag.utils import mdhash, now_unix
+from lambdarag.utils import mdhash, now_unix, pair_hash
 from lambdarag.workspace.workspace import Workspace
 
 Pair = tuple[str, str]
@@ -92,8 +92,7 @@ def manual_entity_chunk(name: str) -> str:
 
 def manual_relation_chunk(src: str, tgt: str) -> str:
     """The synthetic chunk id of the user's edits of the relation ``src``-``tgt``."""
-    a, b = sorted_pair(src, tgt)
-    return mdhash(a + b, "manual-")
+    return pair_hash(src, tgt, "manual-")
 
 
 def _later_than(fragments: Iterable[EntityFragment | RelationFragment]) -> int:
