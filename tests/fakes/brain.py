@@ -455,3 +455,20 @@ def token_digests(text: str) -> list[int]:
 def _digest(token: str) -> int:
     """The token's md5 as an integer (cached: a corpus repeats its words)."""
     return int(hashlib.md5(token.encode()).hexdigest(), 16)
+
+
+# --- rerank ---------------------------------------------------------------------------
+
+
+def rerank(query: str, documents: Sequence[str], order: str = "relevance") -> list[float]:
+    """A relevance score in [0, 1] per document.
+
+    ``relevance``: the share of the query's words found in the document. ``reverse``: the
+    last document scores highest and the first lowest (``(i + 1) / n``), so a test can
+    tell reranked order from the order the documents were sent in.
+    """
+    if order == "reverse":
+        return [(i + 1) / len(documents) for i in range(len(documents))]
+    wanted = set(re.findall(r"\w+", query.lower()))
+    return [len(wanted & set(re.findall(r"\w+", doc.lower()))) / max(len(wanted), 1)
+            for doc in documents]

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 EMBEDDING = "embedding"
+RERANK = "rerank"
 
 
 @dataclass
@@ -28,7 +29,7 @@ class Call:
 
     @property
     def is_chat(self) -> bool:
-        return self.kind not in (EMBEDDING, "other")
+        return self.kind not in (EMBEDDING, RERANK, "other")
 
 
 def _clipped(call: Call, start: float, end: float) -> tuple[float, float] | None:

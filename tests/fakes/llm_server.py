@@ -1,4 +1,5 @@
-"""A fake LLM/embedding server speaking the OpenAI, Azure OpenAI, Ollama and lollms protocols.
+"""A fake LLM/embedding/rerank server: OpenAI, Azure OpenAI, Ollama, lollms, Cohere/Jina and
+Aliyun rerank protocols.
 
 It is a real HTTP server (uvicorn in a background thread, 127.0.0.1, ephemeral port), so
 bindings are tested over the wire. Answers come from :mod:`tests.fakes.brain`; faults,
@@ -65,9 +66,13 @@ class FakeLLMServer:
         Extra seconds for chat/generate requests only (a slow LLM, fast embeddings).
     embedding_delay:
         Extra seconds for embedding requests only.
+    rerank_delay:
+        Extra seconds for rerank requests only.
     calls:
         One :class:`~tests.fakes.ledger.Call` per request (kind, start, end, size), for
         provider-side measurements; see :mod:`tests.fakes.ledger`.
+    rerank_order:
+        ``"relevance"`` (query words found) or ``"reverse"`` (the documents' order reversed).
     keep_bodies:
         Whether :attr:`requests` keeps each body (True); a long benchmark sets it False
         and reads :attr:`calls` only.
@@ -87,6 +92,8 @@ class FakeLLMServer:
         self.delay = 0.0
         self.chat_delay = 0.0
         self.embedding_delay = 0.0
+        self.rerank_order = "relevance"
+        self.rerank_delay = 0.0
         self.host = host
         self.port = port
         self._lock = threading.Lock()
@@ -119,6 +126,8 @@ class FakeLLMServer:
             self.delay = 0.0
             self.chat_delay = 0.0
             self.embedding_delay = 0.0
+            self.rerank_order = "relevance"
+            self.rerank_delay = 0.0
             self.keep_bodies = True
             self.dim, self.api_key = self._defaults
 
@@ -275,6 +284,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  openai:  LLM_BINDING_HOST={server.openai_url}")
     print(f"  ollama:  LLM_BINDING_HOST={server.url}  (lollms and azure_openai: the same)")
     print(f"  embeddings: EMBEDDING_DIM={args.dim}")
+    print(f"  rerank:  RERANK_BINDING=cohere RERANK_BINDING_HOST={server.url}/v1/rerank")
     server.run_forever()
 
 

@@ -1,4 +1,5 @@
-"""Wire protocols of the fake LLM server: OpenAI, Azure OpenAI, Ollama and lollms.
+"""Wire protocols of the fake LLM server: OpenAI, Azure OpenAI, Ollama, lollms and rerank
+(Cohere and Jina, Aliyun DashScope).
 
 Every route first calls :func:`admit`, which records the request, applies an injected
 fault, checks the API key and waits ``fake.delay`` (plus ``chat_delay`` or
@@ -22,7 +23,7 @@ from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
 from lambdarag.llm.tokenizer import count_tokens
 from tests.fakes import brain
-from tests.fakes.ledger import EMBEDDING
+from tests.fakes.ledger import EMBEDDING, RERANK
 
 router = APIRouter()
 
@@ -53,8 +54,9 @@ async def admit(request: Request, *, azure: bool = False) -> Any:
         _check_azure(request)
     if fake.api_key is not None and fake.api_key not in _presented_keys(request):
         raise FakeHTTPError(401, "Incorrect API key provided")
-    is_embedding = "embed" in request.url.path
-    extra = fake.embedding_delay if is_embedding else fake.chat_delay
+    path = request.url.path
+    extra = (fake.rerank_delay if "rerank" in path
+             else fake.embedding_delay if "embed" in path else fake.chat_delay)
     await _pause(request, fake.delay + extra)
     return body
 
@@ -300,6 +302,34 @@ async def ollama_legacy_embeddings(request: Request) -> dict[str, Any]:
     body = await admit(request)
     note(request, EMBEDDING, texts=1)
     return {"embedding": brain.embed(body.get("prompt", ""), request.app.state.fake.dim)}
+
+
+# --- rerank ----------------------------------------------------------------------------
+
+
+def _ranked(request: Request, query: str, documents: list[str], top_n: int | None) -> list[Any]:
+    note(request, RERANK, texts=len(documents))
+    scores = brain.rerank(query, documents, request.app.state.fake.rerank_order)
+    ranked = sorted(range(len(documents)), key=lambda i: (-scores[i], i))[: top_n or None]
+    return [{"index": i, "relevance_score": scores[i]} for i in ranked]
+
+
+@router.post("/v1/rerank")  # Cohere v1 and Jina
+@router.post("/v2/rerank")  # Cohere v2 (LightRAG's default Cohere host)
+async def standard_rerank(request: Request) -> dict[str, Any]:
+    body = await admit(request)
+    results = _ranked(request, body["query"], body["documents"], body.get("top_n"))
+    return {"id": "rerank-fake", "results": results, "meta": {"billed_units": {"search_units": 1}}}
+
+
+@router.post("/api/v1/services/rerank/text-rerank/text-rerank")  # Aliyun DashScope
+async def aliyun_rerank(request: Request) -> dict[str, Any]:
+    body = await admit(request)
+    given = body["input"]
+    results = _ranked(request, given["query"], given["documents"],
+                      body.get("parameters", {}).get("top_n"))
+    return {"output": {"results": results}, "usage": {"total_tokens": 1},
+            "request_id": "rerank-fake"}
 
 
 # --- lollms ----------------------------------------------------------------------------

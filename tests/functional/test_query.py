@@ -139,9 +139,14 @@ def test_short_cjk_query_counts_double(indexed: TestClient) -> None:
     assert indexed.post("/query", json={"query": "北京"}).status_code == 200
 
 
-def test_llm_outage_during_a_query_is_a_200_placeholder(indexed: TestClient, fake_llm: FakeLLMServer) -> None:
+def test_llm_outage_during_a_query_is_a_502_naming_the_host(
+    indexed: TestClient, fake_llm: FakeLLMServer
+) -> None:
+    # GIVEN an LLM that keeps answering 503 WHEN a query needs it (keywords)
     fake_llm.fail_next(20, status=503)
     response = indexed.post("/query", json={"query": "What does Bob Jones do at Acme?", "mode": "hybrid"})
-    assert response.status_code == 200
-    assert response.json() == {**response.json(), "response": "No relevant context found for the query.",
-                               "llm_generated": False}
+    # THEN the answer says so: never a 200 "no context"
+    assert response.status_code == 502
+    detail = response.json()["detail"]
+    assert detail.startswith("Provider error: LLM host ")
+    assert f"{fake_llm.openai_url} (LLM_BINDING_HOST)" in detail and "HTTP 503" in detail

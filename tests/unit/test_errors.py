@@ -22,7 +22,13 @@ from lambdarag.documents.lifecycle import (
     UnknownConflictError,
 )
 from lambdarag.graph.edits import GraphNotFoundError, GraphOpError
-from lambdarag.llm.base import LLMConfigError, LLMResponseError, LLMUnavailableError
+from lambdarag.llm.base import (
+    LLMConfigError,
+    LLMResponseError,
+    LLMTimeoutError,
+    LLMUnavailableError,
+    LLMUnreachableError,
+)
 from lambdarag.storage.base import (
     StorageError,
     StoreThrottledError,
@@ -74,8 +80,25 @@ def test_a_store_failure_answers_in_words_with_retry_after() -> None:
 
 
 def test_an_internal_error_is_left_to_the_handler_that_hides_it() -> None:
-    assert api_error(LLMResponseError("http://10.0.0.5:11434 sent garbage")) is None
+    assert api_error(errors.LambdaRAGError("a bug at 10.0.0.5")) is None
     assert errors.http_status(RuntimeError("boom")) == 500
+
+
+@pytest.mark.parametrize(("error", "status"), [
+    (LLMResponseError("LLM host http://10.0.0.5:11434 (LLM_BINDING_HOST) sent garbage"), 502),
+    (LLMConfigError("LLM host x (LLM_BINDING_HOST) rejected the API key"), 502),
+    (LLMUnavailableError("LLM host x (LLM_BINDING_HOST) kept failing with HTTP 500"), 502),
+    (LLMUnreachableError("LLM host x (LLM_BINDING_HOST) is unreachable"), 503),
+    (LLMTimeoutError("Embedding host x (EMBEDDING_BINDING_HOST) did not answer"), 504),
+])
+def test_a_provider_failure_is_the_gateways_and_names_the_host(
+    error: errors.LambdaRAGError, status: int
+) -> None:
+    # a provider is the server's upstream: its failure is never hidden as a 500
+    answer = api_error(error)
+    assert answer is not None
+    assert (answer.status_code, answer.detail) == (status, f"Provider error: {error}")
+    assert answer.headers == ({"Retry-After": "5"} if status == 503 else None)
 
 
 def test_exit_codes_say_whether_a_setting_must_change() -> None:

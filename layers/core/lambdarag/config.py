@@ -24,7 +24,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from lambdarag.errors import ConfigurationError
-from lambdarag.llm.base import EmbeddingConfig, LLMConfig
+from lambdarag.llm.base import EmbeddingConfig, LLMConfig, RerankConfig
 
 Binding = Literal["openai", "azure_openai", "ollama", "lollms", "bedrock", "aws_bedrock"]
 
@@ -77,7 +77,7 @@ BCRYPT_PREFIX = "{bcrypt}"
 _BCRYPT_HASH = re.compile(r"\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}")
 # Never echoed in a start-up error: they hold passwords, keys or secrets.
 SECRET_SETTINGS = {"auth_accounts", "token_secret", "lightrag_api_key", "llm_binding_api_key",
-                   "embedding_binding_api_key"}
+                   "embedding_binding_api_key", "rerank_binding_api_key"}
 
 
 class AdapterSettings(BaseSettings):
@@ -232,6 +232,15 @@ class Settings(BaseSettings):
     # (llm/queue.py) fills requests from every concurrent caller, so more fit.
     embedding_batch_num: int = Field(64, ge=1)
     lambdarag_embedding_batch_wait_ms: float = Field(10, ge=0, le=1000)
+
+    # --- rerank (LightRAG names and defaults; "null": no reranker)
+    rerank_binding: Literal["null", "cohere", "jina", "aliyun"] = "null"
+    rerank_model: str | None = None
+    rerank_binding_host: str | None = None
+    rerank_binding_api_key: str | None = Field(None, repr=False)
+    rerank_timeout: float = Field(30, gt=0)
+    max_async_rerank: int | None = Field(None, ge=1)  # unset: MAX_ASYNC
+    min_rerank_score: float = 0.0
 
     # --- storage (LightRAG names; the embedded store is the default)
     lightrag_kv_storage: str = "JsonKVStorage"
@@ -438,6 +447,23 @@ class Settings(BaseSettings):
             send_dim=self.embedding_send_dim,
             api_version=self.azure_openai_api_version,
             region=self.aws_region,
+            max_retries=self.llm_max_retries,
+        )
+
+    def rerank_config(self) -> RerankConfig | None:
+        """The reranker's settings, with LightRAG's defaults per binding; None for "null"."""
+        if self.rerank_binding == "null":
+            return None
+        from lambdarag.llm.rerank import DEFAULTS
+
+        model, host = DEFAULTS[self.rerank_binding]
+        return RerankConfig(
+            binding=self.rerank_binding,
+            model=self.rerank_model or model,
+            host=self.rerank_binding_host or host,
+            api_key=self.rerank_binding_api_key,
+            timeout=self.rerank_timeout,
+            max_async=self.max_async_rerank or self.max_async,
             max_retries=self.llm_max_retries,
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import uuid
@@ -58,6 +59,10 @@ TAGS = [
     {"name": "openai",
      "description": "OpenAI-compatible models, chat completions (SSE) and embeddings, also "
                     "under `/api/v1`. Models are workspaces, as on the Ollama API."},
+    {"name": "openwebui",
+     "description": "Open WebUI's documented API for scripts: `/api/models`, "
+                    "`/api/chat/completions` with `files`, file uploads, knowledge collections "
+                    "(workspaces) and the Ollama API under `/ollama/api`."},
 ]
 
 
@@ -72,9 +77,12 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         resumed = await app.state.engine.start()
         if resumed:
             logger.info("resuming %d unfinished documents", resumed)
+        # The server starts whatever the providers' state; the warnings follow shortly.
+        probing = asyncio.create_task(_warn_unreachable(app.state.engine))
         try:
             yield
         finally:
+            probing.cancel()
             await app.state.engine.aclose()
 
     # /docs and /redoc come from api_docs (offline assets), not FastAPI's CDN pages.
@@ -104,6 +112,15 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.add_exception_handler(LambdaRAGError, _engine_error)
     app.add_exception_handler(Exception, _internal_error)
     return app
+
+
+async def _warn_unreachable(engine: Engine) -> None:
+    """One warning line per provider whose host does not answer."""
+    try:
+        for line in await engine.unreachable_providers():
+            logger.warning("%s", line)
+    except Exception:  # noqa: BLE001 - a probe must never stop the server
+        logger.exception("checking the providers failed")
 
 
 def _exposes_data(settings: Settings) -> bool:

@@ -114,12 +114,15 @@ def whitelisted(path: str, patterns: tuple[str, ...]) -> bool:
 
 
 def is_openai_path(path: str) -> bool:
-    return path.startswith(("/v1/", "/api/v1/"))
+    """The OpenAI-shaped routes: ``/v1/*``, ``/api/v1/*``, and Open WebUI's chat and models."""
+    return path.startswith(("/v1/", "/api/v1/")) or path in ("/api/chat/completions",
+                                                            "/api/models")
 
 
 def is_chat_path(path: str) -> bool:
-    """The Ollama (``/api/*``) and OpenAI (``/v1/*``, ``/api/v1/*``) routes."""
-    return path == "/api" or path.startswith(("/api/", "/v1/"))
+    """The Ollama (``/api/*``, and ``/ollama/api/*`` as Open WebUI proxies it), OpenAI
+    (``/v1/*``, ``/api/v1/*``) and Open WebUI (``/api/*``) routes."""
+    return path == "/api" or path.startswith(("/api/", "/v1/", "/ollama/"))
 
 
 def _same(given: str, expected: str) -> bool:

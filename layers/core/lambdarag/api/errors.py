@@ -2,8 +2,8 @@
 
 Every error the engine raises on purpose is a :class:`~lambdarag.errors.LambdaRAGError`
 whose class carries its ``http_status``. :func:`api_error` turns it into the answer:
-the status and the message as ``detail``; a store's failure gets words and
-``Retry-After``; anything that answers 500 is left to the internal-error handler, which
+the status and the message as ``detail``; a store's or a provider's failure gets words
+and ``Retry-After``; anything that answers 500 is left to the internal-error handler, which
 shows an id instead of internals.
 """
 
@@ -11,15 +11,20 @@ from __future__ import annotations
 
 from lambdarag.api.auth import ApiError
 from lambdarag.errors import LambdaRAGError, http_status
+from lambdarag.llm.base import LLMError
 from lambdarag.storage.base import StorageError, StoreThrottledError, VersionConflictError
+
+PROVIDER_RETRY_AFTER = "5"
 
 
 def api_error(exc: LambdaRAGError) -> ApiError | None:
     """The answer for ``exc``; None when it is an internal error (500)."""
     if isinstance(exc, StorageError):
         return storage_error(exc)
+    if isinstance(exc, LLMError):
+        return provider_error(exc)
     status = http_status(exc)
-    if status >= 500 and status not in (502, 503):
+    if status >= 500 and status not in (502, 503, 504):
         return None
     return ApiError(status, str(exc))
 
@@ -38,3 +43,17 @@ def storage_error(exc: StorageError) -> ApiError:
     wait = "2" if isinstance(exc, StoreThrottledError) else "5"
     return ApiError(503, f"Storage is unavailable; retry later ({exc})",
                     code="storage_unavailable", headers={"Retry-After": wait})
+
+
+def provider_error(exc: LLMError) -> ApiError:
+    """An LLM, embedding or rerank provider's failure: 503, 504 or 502, naming its host.
+
+    The status is the error class's (``lambdarag.llm.base``): unreachable (refused, unknown
+    host, dropped) is 503 with ``Retry-After``; no answer within its timeout is 504; a
+    provider that answered with an error, or with something unusable, is 502. The message
+    is the binding's, the words of the start-up warning: the host, the setting that points
+    at it, the cause and what to do.
+    """
+    status = http_status(exc)
+    headers = {"Retry-After": PROVIDER_RETRY_AFTER} if status == 503 else None
+    return ApiError(status, f"Provider error: {exc}", code="llm_error", headers=headers)

@@ -46,6 +46,8 @@ FAMILIES = (
                      "/documents/delete_relation"), protected=True),
     Family("ollama", ("/api",), protected=True),
     Family("openai_api", ("/v1", "/api/v1"), protected=True),
+    Family("openwebui", ("/api/models", "/api/chat/completions", "/api/v1/files",
+                         "/api/v1/knowledge", "/ollama"), protected=True),
 )
 
 

@@ -16,7 +16,7 @@ MIB = 1024 * 1024
 TEXT_ROUTES_LIMIT = 50 * MIB  # /documents/text(s) unless MAX_REQUEST_BODY_BYTES is set
 MULTIPART_SLACK = MIB  # multipart headers and boundaries around an upload
 TEXT_ROUTES = ("/documents/text", "/documents/texts")
-UPLOAD_ROUTE = "/documents/upload"
+UPLOAD_ROUTES = ("/documents/upload", "/api/v1/files", "/api/v1/files/")  # + Open WebUI's
 
 
 def too_large_message(limit: int) -> str:
@@ -40,11 +40,11 @@ def body_limit(path: str, settings: Settings) -> int | None:
     they are left to do it.
     """
     base = settings.max_request_body_bytes
-    if not base or is_chat_path(path):
-        return None
-    if path == UPLOAD_ROUTE:
+    if base and path in UPLOAD_ROUTES:
         upload = settings.max_upload_size
         return upload + MULTIPART_SLACK if upload else None
+    if not base or is_chat_path(path):
+        return None
     if path in TEXT_ROUTES and "max_request_body_bytes" not in settings.model_fields_set:
         return TEXT_ROUTES_LIMIT
     return base

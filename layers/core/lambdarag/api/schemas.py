@@ -152,7 +152,7 @@ class QueryRequest(BaseModel):
             ),
             user_prompt=self.user_prompt,
             disable_user_prompt_prefix=bool(self.disable_user_prompt_prefix),
-            enable_rerank=True if self.enable_rerank is None else self.enable_rerank,
+            enable_rerank=self.enable_rerank,
             include_references=self.include_references is not False,
         )
 

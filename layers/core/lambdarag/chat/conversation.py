@@ -301,8 +301,13 @@ class ChatAnswer:
     prompt_tokens: int
 
 
-async def run_chat(ws: Workspace, plan: ChatPlan, *, stream: bool) -> ChatAnswer:
-    """Answer ``plan`` in ``ws``; raises ``lambdarag.llm.base.LLMError`` when the LLM fails."""
+async def run_chat(
+    ws: Workspace, plan: ChatPlan, *, stream: bool, doc_ids: tuple[str, ...] = ()
+) -> ChatAnswer:
+    """Answer ``plan`` in ``ws``; raises ``lambdarag.llm.base.LLMError`` when the LLM fails.
+
+    ``doc_ids`` restricts the knowledge base answer to those documents' chunks.
+    """
     prompt_tokens = count_tokens(plan.query)
     history = tuple(LLMMessage(role=m["role"], content=m["content"]) for m in plan.history)
     prompt = prompts.CHAT_CONTINUE if plan.continuation else plan.query
@@ -318,6 +323,7 @@ async def run_chat(ws: Workspace, plan: ChatPlan, *, stream: bool) -> ChatAnswer
     param = QueryParam(
         mode=cast(Mode, plan.mode), stream=stream, only_need_context=plan.only_need_context,
         conversation_history=history, user_prompt=plan.user_prompt, top_k=ws.query.top_k,
+        doc_ids=doc_ids,
     )
     result = await aquery(ws, plan.query, param, prompt=prompt if plan.continuation else None)
     if result.stream is not None:

@@ -17,10 +17,14 @@ from lambdarag.llm.base import (
     LLMConfigError,
     LLMError,
     LLMResponseError,
+    LLMTimeoutError,
     LLMUnavailableError,
+    LLMUnreachableError,
 )
 
 if TYPE_CHECKING:
+    from lambdarag.llm.base import RerankConfig
+    from lambdarag.llm.rerank import RerankBinding
     from lambdarag.llm.retry import Backoff
 
 __all__ = [
@@ -33,9 +37,12 @@ __all__ = [
     "LLMConfigError",
     "LLMError",
     "LLMResponseError",
+    "LLMTimeoutError",
     "LLMUnavailableError",
+    "LLMUnreachableError",
     "create_embedding",
     "create_llm",
+    "create_rerank",
 ]
 
 _ALIASES = {"aws_bedrock": "bedrock"}
@@ -72,6 +79,13 @@ def create_llm(config: LLMConfig, *, backoff: Backoff | None = None) -> LLMBindi
     """The chat binding named by ``config.binding`` (``LLM_BINDING``)."""
     name = _binding_name(config.binding, "LLM_BINDING")
     return _implementation(name, 0)(config, backoff=backoff)  # type: ignore[no-any-return]
+
+
+def create_rerank(config: RerankConfig, *, backoff: Backoff | None = None) -> RerankBinding:
+    """The rerank binding named by ``config.binding`` (``RERANK_BINDING``)."""
+    from lambdarag.llm.rerank import create_rerank as create
+
+    return create(config, backoff=backoff)
 
 
 def create_embedding(

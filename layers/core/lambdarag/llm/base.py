@@ -1,7 +1,7 @@
 """LLM and embedding binding contracts.
 
 A binding talks to one provider over its wire protocol (httpx, or boto3 for
-Bedrock). The engine only sees these two classes; concurrency limits, retries
+Bedrock). The engine only sees these classes (and the reranker's, in ``llm/rerank.py``); concurrency limits, retries
 and timeouts live inside the bindings so every caller gets them.
 """
 
@@ -24,7 +24,14 @@ class ChatMessage(TypedDict):
 
 
 class LLMError(LambdaRAGError):
-    """Base error of the LLM and embedding bindings."""
+    """Base error of the LLM, embedding and rerank bindings.
+
+    Over HTTP a provider's failure is the gateway's: 502 when it answered with an error
+    or something unusable, 503 when it cannot be reached, 504 when it did not answer in
+    time.
+    """
+
+    http_status = 502
 
 
 class LLMConfigError(LLMError):
@@ -41,6 +48,18 @@ class LLMUnavailableError(LLMError):
     """
 
     retryable = True
+
+
+class LLMUnreachableError(LLMUnavailableError):
+    """The provider's host could not be connected to (refused, unknown name, dropped)."""
+
+    http_status = 503
+
+
+class LLMTimeoutError(LLMUnavailableError):
+    """The provider accepted the connection but did not answer within its timeout."""
+
+    http_status = 504
 
 
 class LLMResponseError(LLMError):
@@ -79,6 +98,20 @@ class EmbeddingConfig:
     region: str | None = None
     max_retries: int = 5
     host_setting: str = "EMBEDDING_BINDING_HOST"
+
+
+@dataclass(frozen=True)
+class RerankConfig:
+    """What a rerank binding needs; ``host`` is the full endpoint, as LightRAG takes it."""
+
+    binding: str  # cohere | jina | aliyun
+    model: str
+    host: str
+    api_key: str | None = None
+    timeout: float = 30.0
+    max_async: int = 4
+    max_retries: int = 5
+    host_setting: str = "RERANK_BINDING_HOST"
 
 
 def build_messages(

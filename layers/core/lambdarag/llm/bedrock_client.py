@@ -13,7 +13,13 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
-from lambdarag.llm.base import LLMConfigError, LLMError, LLMResponseError, LLMUnavailableError
+from lambdarag.llm.base import (
+    LLMConfigError,
+    LLMError,
+    LLMResponseError,
+    LLMTimeoutError,
+    LLMUnreachableError,
+)
 from lambdarag.llm.retry import Backoff, Target, TransientError, with_retries
 
 T = TypeVar("T")
@@ -132,9 +138,7 @@ class BedrockCaller:
     def _mid_stream_error(self, exc: Exception) -> LLMError:
         error = translate_error(exc, self.target)
         if isinstance(error, TransientError):
-            return LLMUnavailableError(
-                f"{self.target.where} {error.problem} while streaming; {error.hint}"
-            )
+            return error.final(self.target, " while streaming")
         return error
 
 
@@ -150,9 +154,11 @@ def translate_error(exc: Exception, target: Target) -> Exception:
         return TransientError(
             f"did not answer within {target.timeout:g} s",
             f"check the network or raise {target.prefix}_TIMEOUT",
+            kind=LLMTimeoutError,
         )
     if isinstance(exc, boto.EndpointConnectionError | boto.ConnectionClosedError):
-        return TransientError(f"is unreachable: {exc}", "check the region and the network")
+        return TransientError(f"is unreachable: {exc}", "check the region and the network",
+                              kind=LLMUnreachableError)
     return exc
 
 

@@ -24,7 +24,7 @@ from lambdarag.llm.base import (
     LLMConfig,
     LLMConfigError,
     LLMResponseError,
-    LLMUnavailableError,
+    RerankConfig,
 )
 from lambdarag.llm.embedding import BatchedEmbedding
 from lambdarag.llm.retry import Backoff, Target, check_response, transport_error, trim, with_retries
@@ -75,7 +75,7 @@ class HttpClient:
     @classmethod
     def for_config(
         cls,
-        config: LLMConfig | EmbeddingConfig,
+        config: LLMConfig | EmbeddingConfig | RerankConfig,
         backoff: Backoff | None,
         headers: dict[str, str] | None = None,
     ) -> HttpClient:
@@ -118,10 +118,8 @@ class HttpClient:
             try:
                 yield response
             except httpx.TransportError as exc:
-                failure = transport_error(exc, self.target)
-                raise LLMUnavailableError(
-                    f"{self.target.where} {failure.problem} while streaming; {failure.hint}"
-                ) from exc
+                raise transport_error(exc, self.target).final(
+                    self.target, " while streaming") from exc
             finally:
                 await response.aclose()
 
@@ -160,7 +158,7 @@ async def _read_and_close(response: httpx.Response) -> None:
 class OverHttp(ABC):
     """What an HTTP binding holds: its client (limit, timeout, retries), URL and credentials."""
 
-    config: LLMConfig | EmbeddingConfig
+    config: LLMConfig | EmbeddingConfig | RerankConfig
 
     def _connect(self, backoff: Backoff | None) -> None:
         self._http = HttpClient.for_config(self.config, backoff, self._auth_headers())

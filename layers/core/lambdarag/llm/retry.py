@@ -25,7 +25,10 @@ from lambdarag.llm.base import (
     LLMConfig,
     LLMConfigError,
     LLMResponseError,
+    LLMTimeoutError,
     LLMUnavailableError,
+    LLMUnreachableError,
+    RerankConfig,
 )
 from lambdarag.retry import Backoff, retrying
 
@@ -41,8 +44,8 @@ ERROR_TEXT_LIMIT = 300
 class Target:
     """The provider endpoint of a binding, named as the user configured it."""
 
-    label: str  # "LLM" or "Embedding"
-    prefix: str  # settings prefix: "LLM" or "EMBEDDING"
+    label: str  # "LLM", "Embedding" or "Rerank"
+    prefix: str  # settings prefix: "LLM", "EMBEDDING" or "RERANK"
     host: str
     host_setting: str
     model: str
@@ -50,12 +53,18 @@ class Target:
 
     @classmethod
     def of(
-        cls, config: LLMConfig | EmbeddingConfig, *, host: str = "", host_setting: str = ""
+        cls,
+        config: LLMConfig | EmbeddingConfig | RerankConfig,
+        *,
+        host: str = "",
+        host_setting: str = "",
     ) -> Target:
-        is_llm = isinstance(config, LLMConfig)
+        label, prefix = (("LLM", "LLM") if isinstance(config, LLMConfig)
+                         else ("Rerank", "RERANK") if isinstance(config, RerankConfig)
+                         else ("Embedding", "EMBEDDING"))
         return cls(
-            label="LLM" if is_llm else "Embedding",
-            prefix="LLM" if is_llm else "EMBEDDING",
+            label=label,
+            prefix=prefix,
             host=host or config.host,
             host_setting=host_setting or config.host_setting,
             model=config.model,
@@ -76,13 +85,28 @@ class Target:
 
 
 class TransientError(Exception):
-    """A failure worth retrying; ``problem`` and ``hint`` become the final message."""
+    """A failure worth retrying; ``problem`` and ``hint`` become the final message.
 
-    def __init__(self, problem: str, hint: str, retry_after: float | None = None) -> None:
+    ``kind`` is the error raised when the retries run out: the provider refused (the
+    base class), could not be reached, or did not answer in time.
+    """
+
+    def __init__(
+        self,
+        problem: str,
+        hint: str,
+        retry_after: float | None = None,
+        kind: type[LLMUnavailableError] = LLMUnavailableError,
+    ) -> None:
         super().__init__(problem)
         self.problem = problem
         self.hint = hint
         self.retry_after = retry_after
+        self.kind = kind
+
+    def final(self, target: Target, suffix: str = "") -> LLMUnavailableError:
+        """The error a caller sees: one line naming the host, its setting, cause and hint."""
+        return self.kind(f"{target.where} {self.problem}{suffix}; {self.hint}")
 
 
 async def with_retries(
@@ -109,7 +133,7 @@ async def with_retries(
     except TransientError as exc:
         attempts = int(policy.statistics.get("attempt_number", 1))
         tried = f" ({attempts} attempts)" if attempts > 1 else ""
-        raise LLMUnavailableError(f"{target.where} {exc.problem}{tried}; {exc.hint}") from exc
+        raise exc.final(target, tried) from exc
 
 
 def _failure(state: RetryCallState) -> TransientError:
@@ -191,13 +215,16 @@ def transport_error(exc: httpx.TransportError, target: Target) -> TransientError
         return TransientError(
             f"did not answer within {target.timeout:g} s ({type(exc).__name__})",
             f"check the server or raise {target.prefix}_TIMEOUT",
+            kind=LLMTimeoutError,
         )
     if isinstance(exc, httpx.ConnectError):
         return TransientError(
-            f"is unreachable: {connect_failure(exc)}", "check that the server is running"
+            f"is unreachable: {connect_failure(exc)}", "check that the server is running",
+            kind=LLMUnreachableError,
         )
     return TransientError(
-        f"dropped the connection: {exc or type(exc).__name__}", "check the server logs"
+        f"dropped the connection: {exc or type(exc).__name__}", "check the server logs",
+        kind=LLMUnreachableError,
     )
 
 

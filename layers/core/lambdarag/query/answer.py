@@ -17,6 +17,7 @@ from lambdarag.query.context import (
 )
 from lambdarag.query.keywords import extract_keywords
 from lambdarag.query.param import QueryParam, QueryResult, Retrieval
+from lambdarag.query.rerank import rerank_chunks, rerank_wanted
 from lambdarag.utils import mdhash
 from lambdarag.workspace.workspace import Workspace
 
@@ -34,9 +35,15 @@ def _user_prompt_slot(ws: Workspace, param: QueryParam) -> str:
     return text or "n/a"
 
 
+def _chunks_only(param: QueryParam) -> bool:
+    """Naive mode, or an answer restricted to some documents: chunks, no graph."""
+    return param.mode == "naive" or bool(param.doc_ids)
+
+
 def system_prompt(ws: Workspace, param: QueryParam, context: str) -> str:
-    template = prompts.NAIVE_RAG_RESPONSE if param.mode == "naive" else prompts.RAG_RESPONSE
-    field = "content_data" if param.mode == "naive" else "context_data"
+    naive = _chunks_only(param)
+    template = prompts.NAIVE_RAG_RESPONSE if naive else prompts.RAG_RESPONSE
+    field = "content_data" if naive else "context_data"
     return template.format(
         response_type=param.response_type, user_prompt=_user_prompt_slot(ws, param), **{field: context}
     )
@@ -47,6 +54,13 @@ async def retrieve_context(ws: Workspace, query: str, param: QueryParam) -> Retr
     budget = budget_for(ws, param)
     hl: list[str] = []
     ll: list[str] = []
+    if param.doc_ids:
+        [vector] = await ws.embedder.embed([query])
+        scoped = await retrieve.document_chunks(ws, param.doc_ids, vector, budget.chunk_top_k)
+        if not scoped:
+            return None
+        found = Retrieval(processing_info={"total_chunks_found": len(scoped)})
+        return await _finish(ws, param, query, found, scoped)
     if param.mode != "naive":
         hl, ll = await extract_keywords(ws, query, param)
         if not hl and not ll:
@@ -63,7 +77,7 @@ async def retrieve_context(ws: Workspace, query: str, param: QueryParam) -> Retr
         if not found:
             return None
         result.processing_info = {"total_chunks_found": len(found)}
-        return _finish(ws, param, query, result, found)
+        return await _finish(ws, param, query, result, found)
     vector_hits = []
     if param.mode == "mix":
         vector_hits = await retrieve.vector_chunks(ws, vectors["query"], budget.chunk_top_k)
@@ -81,16 +95,19 @@ async def retrieve_context(ws: Workspace, query: str, param: QueryParam) -> Retr
         "relations_after_truncation": len(kg.relations),
         "merged_chunks_count": len(merged),
     }
-    return _finish(ws, param, query, result, merged)
+    return await _finish(ws, param, query, result, merged)
 
 
-def _finish(
+async def _finish(
     ws: Workspace, param: QueryParam, query: str, result: Retrieval, chunks: list[dict[str, Any]]
 ) -> Retrieval:
-    naive = param.mode == "naive"
+    naive = _chunks_only(param)
     empty_context = render_context(result, naive)
     available = chunk_budget(ws, param, query, empty_context, system_prompt(ws, param, ""))
-    result.chunks = fit_chunks(chunks, budget_for(ws, param).chunk_top_k, available)
+    chunk_top_k = budget_for(ws, param).chunk_top_k
+    if rerank_wanted(ws, param):
+        chunks = await rerank_chunks(ws, query, chunks, chunk_top_k)
+    result.chunks = fit_chunks(chunks, chunk_top_k, available)
     result.references = assign_references(result.chunks)
     result.processing_info["final_chunks_count"] = len(result.chunks)
     result.context = render_context(result, naive)
@@ -99,11 +116,12 @@ def _finish(
 
 def _answer_cache_key(ws: Workspace, param: QueryParam, query: str, found: Retrieval) -> str:
     """The answer's cache key. It covers the retrieved context, so once the data changes
-    (a document deleted or edited) a cached answer built from the old data is not reused."""
+    (a document deleted or edited) a cached answer built from the old data is not reused;
+    the context also tells reranked chunks from unranked ones."""
     material = [
         CACHE_POLICY, param.mode, query, param.response_type, budget_for(ws, param).__dict__,
         param.max_total_tokens or ws.query.max_total_tokens, found.high_level_keywords,
-        found.low_level_keywords, _user_prompt_slot(ws, param), param.enable_rerank,
+        found.low_level_keywords, _user_prompt_slot(ws, param), param.enable_rerank is not False,
         ws.llm.llm.identity, mdhash(found.context),
     ]
     return f"{param.mode}:query:{mdhash(json.dumps(material, ensure_ascii=False, sort_keys=True))}"

@@ -46,7 +46,10 @@ class QueryParam:
     conversation_history: tuple[ChatMessage, ...] = ()
     user_prompt: str | None = None
     disable_user_prompt_prefix: bool = False
-    enable_rerank: bool = True
+    enable_rerank: bool | None = None  # None: RERANK_BY_DEFAULT
+    # Answer from these documents' chunks only (a chat about one file): naive retrieval
+    # over their chunks, whatever the mode.
+    doc_ids: tuple[str, ...] = ()
     include_references: bool = False
 
 

@@ -81,6 +81,23 @@ async def vector_chunks(ws: Workspace, vector: np.ndarray, top_k: int) -> list[d
             for h in hits]
 
 
+async def document_chunks(
+    ws: Workspace, doc_ids: tuple[str, ...], vector: np.ndarray, top_k: int
+) -> list[dict[str, Any]]:
+    """The chunks of ``doc_ids`` most similar to ``vector``, best first."""
+    records = await ws.stores.doc_status.get_many(list(doc_ids))
+    candidates = list(dict.fromkeys(c for r in records if r for c in r.get("chunks_list") or ()))
+    if not candidates:
+        return []
+    scores = await ws.stores.chunks_vdb.similarities(candidates, vector)
+    chosen = sorted(scores, key=lambda cid: (-scores[cid], cid))[:top_k]
+    texts = await ws.stores.text_chunks.get_by_ids(chosen)
+    return [{"chunk_id": cid, "content": r.get("content", ""),
+             "file_path": r.get("file_path", "unknown_source"), "score": scores[cid],
+             **chunk_meta(r)}
+            for cid, r in zip(chosen, texts, strict=True) if r]
+
+
 def chunk_meta(record: dict[str, Any]) -> dict[str, Any]:
     """The section numbers (pages, slides, sheets) a stored chunk carries, if any."""
     return {key: record[key] for key in CHUNK_META_KEYS if key in record}

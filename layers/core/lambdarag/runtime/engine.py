@@ -13,16 +13,17 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lambdarag.config import Settings
 from lambdarag.documents.scan import ScanJob
 from lambdarag.indexing.extract import ExtractionOptions
 from lambdarag.indexing.merge import MergeOptions
 from lambdarag.indexing.summarize import SummaryOptions
-from lambdarag.llm import create_embedding, create_llm
+from lambdarag.llm import create_embedding, create_llm, create_rerank
 from lambdarag.llm.base import EmbeddingBinding, LLMBinding
 from lambdarag.llm.cache import CachedLLM
+from lambdarag.llm.probe import ProviderProbe
 from lambdarag.llm.queue import EmbeddingQueue
 from lambdarag.pipeline.ports import Runner, WorkspaceOpener
 from lambdarag.storage.base import StorageFactory
@@ -32,6 +33,7 @@ from lambdarag.workspace.workspace import IndexingOptions, QueryOptions, Workspa
 
 if TYPE_CHECKING:
     from lambdarag.documents.ports import DeleteQueue, InputStore
+    from lambdarag.llm.rerank import RerankBinding
     from lambdarag.storage.select import StorageSelection
     from lambdarag.workspace.pipeline_status import SharedPipelineStatus
 
@@ -90,6 +92,8 @@ def query_options(settings: Settings) -> QueryOptions:
         enable_llm_cache=settings.enable_llm_cache,
         language=settings.summary_language,
         user_prompt_prefix=settings.user_prompt_prefix,
+        rerank_by_default=settings.rerank_by_default,
+        min_rerank_score=settings.min_rerank_score,
     )
 
 
@@ -119,6 +123,7 @@ class Engine:
         ports: RuntimePorts,
         llm: LLMBinding | None = None,
         embedder: EmbeddingBinding | None = None,
+        reranker: RerankBinding | None = None,
         storage: StorageMaker | None = None,
         workspaces: WorkspaceLister | None = None,
     ) -> None:
@@ -127,6 +132,12 @@ class Engine:
         self.embedder = embedder or EmbeddingQueue(
             create_embedding(settings.embedding_config()),
             wait=settings.lambdarag_embedding_batch_wait_ms / 1000)
+        rerank = settings.rerank_config()
+        self.reranker = reranker or (create_rerank(rerank) if rerank else None)
+        self.probes = {"llm": ProviderProbe(self.llm.config),
+                       "embedding": ProviderProbe(self.embedder.config)}
+        if self.reranker is not None:
+            self.probes["rerank"] = ProviderProbe(self.reranker.config)
         self._selection: StorageSelection | None = None
         if storage is None:
             self._selection = selected_storage(settings)
@@ -165,6 +176,7 @@ class Engine:
                     inputs=self.inputs,
                     locks=self._locks(factory),
                     shared_status=self._shared_status(factory),
+                    reranker=self.reranker,
                 )
         return self._workspaces[key]
 
@@ -193,6 +205,16 @@ class Engine:
             return self.runner.is_busy(workspace)
         ws = await self.workspace(workspace)
         return (await ws.refresh_pipeline()).busy
+
+    async def providers(self) -> dict[str, dict[str, Any]]:
+        """Each provider's binding, host, setting and reachability (probes cached a while)."""
+        names = list(self.probes)
+        found = await asyncio.gather(*(self.probes[name].check() for name in names))
+        return {name: self.probes[name].report(result) for name, result in zip(names, found, strict=True)}
+
+    async def unreachable_providers(self) -> list[str]:
+        """One line per unreachable provider, in the words its requests would fail with."""
+        return [str(p["error"]) for p in (await self.providers()).values() if p["reachable"] is False]
 
     def workspace_names(self) -> list[str]:
         """Every workspace with stored data or opened by this process, sorted ("" is the root)."""
@@ -227,3 +249,5 @@ class Engine:
         await self.llm.aclose()
         if self.embedder is not self.llm:
             await self.embedder.aclose()
+        if self.reranker is not None:
+            await self.reranker.aclose()

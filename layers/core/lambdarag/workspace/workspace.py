@@ -19,6 +19,7 @@ from lambdarag.workspace.pipeline_status import PipelineStatus
 
 if TYPE_CHECKING:
     from lambdarag.documents.ports import InputStore
+    from lambdarag.llm.rerank import RerankBinding
     from lambdarag.workspace.pipeline_status import SharedPipelineStatus
 
 @dataclass(frozen=True)
@@ -46,6 +47,8 @@ class QueryOptions:
     enable_llm_cache: bool = True
     language: str = "English"
     user_prompt_prefix: str = ""
+    rerank_by_default: bool = True  # RERANK_BY_DEFAULT: a query's enable_rerank when unset
+    min_rerank_score: float = 0.0  # MIN_RERANK_SCORE: reranked chunks under it are dropped
 
 
 @dataclass
@@ -63,6 +66,8 @@ class Workspace:
     # Set when several processes index this workspace (LAMBDARAG_SHARED_STATE): the
     # pipeline record then lives in the store, and ``pipeline`` is this process's copy.
     shared_status: SharedPipelineStatus | None = None
+    # RERANK_BINDING's reranker, shared by every workspace; None: chunks keep their order.
+    reranker: RerankBinding | None = None
 
     async def refresh_pipeline(self) -> PipelineStatus:
         """The pipeline record, re-read from the store when it is shared."""

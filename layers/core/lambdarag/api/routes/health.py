@@ -16,10 +16,12 @@ from lambdarag.workspace.workspace import Workspace
 
 router = APIRouter(tags=["health"])
 
-# Rerank is not implemented (docs/DEVELOPMENT.md): /health reports LightRAG's "no reranker"
-# values, with its defaults for the settings a reranker would use.
+# LightRAG's "no reranker" values (RERANK_BINDING=null), for the example.
 NO_RERANK = {"enable_rerank": False, "rerank_binding": "null", "rerank_model": None,
              "rerank_binding_host": None, "rerank_timeout": 30, "min_rerank_score": 0.0}
+PROVIDER_EXAMPLE = {"binding": "openai", "host": "https://api.openai.com/v1",
+                    "setting": "LLM_BINDING_HOST", "reachable": True,
+                    "checked_at": 1767225600.0, "error": None}
 STORAGE_KINDS = ("kv_storage", "doc_status_storage", "graph_storage", "vector_storage")
 
 HEALTH_EXAMPLE = {
@@ -46,7 +48,21 @@ HEALTH_EXAMPLE = {
     "server_mode": "uvicorn", "workers": 1, "graph": {"nodes": 11, "edges": 11},
     "llm_usage": {"calls": 42, "cache_hits": 7, "prompt_tokens": 51234,
                   "completion_tokens": 8123},
+    "providers": {
+        "llm": PROVIDER_EXAMPLE,
+        "embedding": {**PROVIDER_EXAMPLE, "setting": "EMBEDDING_BINDING_HOST"},
+    },
 }
+
+
+def _rerank(settings: Settings) -> dict[str, Any]:
+    config = settings.rerank_config()
+    if config is None:
+        return {**NO_RERANK, "rerank_timeout": settings.rerank_timeout,
+                "min_rerank_score": settings.min_rerank_score}
+    return {"enable_rerank": True, "rerank_binding": config.binding,
+            "rerank_model": config.model, "rerank_binding_host": config.host,
+            "rerank_timeout": config.timeout, "min_rerank_score": settings.min_rerank_score}
 
 
 def _configuration(engine: Engine, settings: Settings, ws: Workspace) -> dict[str, Any]:
@@ -70,8 +86,8 @@ def _configuration(engine: Engine, settings: Settings, ws: Workspace) -> dict[st
         "workspace": ws.name,
         "storage_workspaces": dict.fromkeys(STORAGE_KINDS, ws.name),
         "max_graph_nodes": settings.max_graph_nodes,
-        **NO_RERANK,
-        "rerank_max_async": settings.max_async,
+        **_rerank(settings),
+        "rerank_max_async": settings.max_async_rerank or settings.max_async,
         "summary_language": settings.summary_language,
         "force_llm_summary_on_merge": settings.force_llm_summary_on_merge,
         "max_parallel_insert": settings.max_parallel_insert,
@@ -94,7 +110,9 @@ async def health(engine: EngineDep, settings: SettingsDep, name: WorkspaceNameDe
                  caller: PrincipalDep) -> dict[str, Any]:
     """Always 200 while the server runs. ``pipeline_busy`` is true while documents of the
     request's workspace (header ``LIGHTRAG-WORKSPACE``) are being indexed; ``graph`` and
-    ``llm_usage`` (LambdaRAG additions) count that workspace's nodes, edges and LLM tokens.
+    ``llm_usage`` (LambdaRAG additions) count that workspace's nodes, edges and LLM tokens;
+    ``providers`` (also an addition) says whether the LLM, embedding and rerank hosts
+    answer (probed at most every 15 s, 2 s at most each) and, when not, why.
     With authentication on, callers without valid credentials get the liveness fields only
     (and open no workspace).
     """
@@ -131,4 +149,5 @@ async def health(engine: EngineDep, settings: SettingsDep, name: WorkspaceNameDe
         "workers": 1,
         "graph": {"nodes": nodes, "edges": edges},
         "llm_usage": ws.llm.usage.as_dict(),
+        "providers": await engine.providers(),
     }

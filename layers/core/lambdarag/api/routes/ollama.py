@@ -116,7 +116,8 @@ def _refused(exc: ChatRequestError) -> JSONResponse:
 
 def _provider_failed(exc: LLMError) -> JSONResponse:
     logger.warning("ollama route: provider failed: %s", exc)
-    return _error(502, f"Provider error: {exc}")
+    error = errors.provider_error(exc)
+    return _error(error.status_code, error.detail, error.headers)
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -254,7 +255,7 @@ async def _stream_lines(
     except Exception as exc:  # noqa: BLE001 - any failure ends the stream with an error line
         if isinstance(exc, LLMError):
             logger.warning("ollama stream: provider failed: %s", exc)
-            message = f"\n\nError: Provider error: {exc}"
+            message = f"\n\nError: {errors.provider_error(exc).detail}"
         elif isinstance(exc, StorageError):
             logger.warning("ollama stream: %s", exc)
             message = f"\n\nError: {errors.storage_error(exc).detail}"
@@ -292,7 +293,12 @@ def _errors_doc(*statuses: int) -> dict[int | str, dict[str, Any]]:
         404: "model 'lightrag:nope' not found; GET /api/tags lists the knowledge bases",
         405: "/api/pull is not supported: ...",
         413: "Request payload exceeds the allowed size (messages[0].content: at most 32768 characters).",
-        502: "Provider error: LLM host http://localhost:11434 (LLM_BINDING_HOST) is unreachable",
+        502: "Provider error: LLM host http://localhost:11434 (LLM_BINDING_HOST) refused the "
+             "request: HTTP 400: ...",
+        503: "Provider error: LLM host http://localhost:11434 (LLM_BINDING_HOST) is "
+             "unreachable: connection refused (3 attempts); check that the server is running",
+        504: "Provider error: LLM host http://localhost:11434 (LLM_BINDING_HOST) did not answer "
+             "within 240 s (ReadTimeout); check the server or raise LLM_TIMEOUT",
     }
     return {status: {"description": texts[status].split(":")[0], "content": {"application/json": {
         "example": {"detail": texts[status], "error": texts[status]}}}} for status in statuses}
@@ -392,7 +398,7 @@ CHAT_RESPONSES: dict[int | str, dict[str, Any]] = {
                   "model": "lightrag:latest", "created_at": CREATED_AT,
                   **_chat_shape(CHAT_ANSWER), "done_reason": "stop", "done": True, **COUNTERS}},
               "application/x-ndjson": {"example": CHAT_STREAM}}},
-    **_errors_doc(400, 404, 413, 502),
+    **_errors_doc(400, 404, 413, 502, 503, 504),
 }
 
 
@@ -432,7 +438,7 @@ GENERATE_RESPONSES: dict[int | str, dict[str, Any]] = {
               "model": "lightrag:latest", "created_at": CREATED_AT,
               "response": "Nodes hold the facts...", "done": True, "done_reason": "stop",
               "context": [], **COUNTERS}}}},
-    **_errors_doc(400, 404, 413, 502),
+    **_errors_doc(400, 404, 413, 502, 503, 504),
 }
 
 
@@ -480,7 +486,7 @@ async def _embed(engine: Engine, texts: list[str], dimensions: int | None) -> li
 
 
 @router.post(
-    "/embed", summary="Embeddings (Ollama embed)", responses=_errors_doc(400, 404, 413, 502),
+    "/embed", summary="Embeddings (Ollama embed)", responses=_errors_doc(400, 404, 413, 502, 503, 504),
     openapi_extra=_body_doc(EmbedBody, {"model": "lightrag:latest", "input": ["Acme Corp"]}),
 )
 async def embed(
@@ -505,7 +511,7 @@ async def embed(
 
 @router.post(
     "/embeddings", summary="One embedding (Ollama's older API)",
-    responses=_errors_doc(400, 404, 413, 502),
+    responses=_errors_doc(400, 404, 413, 502, 503, 504),
     openapi_extra=_body_doc(EmbeddingsBody, {"model": "lightrag:latest", "prompt": "Acme Corp"}),
 )
 async def embeddings(

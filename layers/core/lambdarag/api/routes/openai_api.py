@@ -9,7 +9,8 @@ last assistant message continued ("Continue response").
 
 ``/api/v1/models``, ``/api/v1/chat/completions`` and ``/api/v1/embeddings`` are aliases for
 clients configured with an ``/api/v1`` base. Errors are OpenAI's ``{"error": {"message", "type", "param", "code"}}``
-with status 400, 404, 413 or 502 (the LLM failed), never FastAPI's 422 shape; missing or
+with status 400, 404 or 413, or 502, 503 or 504 when the LLM or embedding provider
+refused, is unreachable or timed out (code ``llm_error``), never FastAPI's 422 shape; missing or
 wrong credentials are 401 ``invalid_api_key`` (the API key is accepted as a Bearer token),
 and a workspace the account may not use is 403.
 """
@@ -43,6 +44,7 @@ from lambdarag.api.deps import (
 from lambdarag.chat.conversation import (
     ChatAnswer,
     ChatMessage,
+    ChatPlan,
     ChatRequestError,
     count_tokens,
     plan_chat,
@@ -55,6 +57,8 @@ from lambdarag.storage.base import StorageError
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from lambdarag.workspace.workspace import Workspace
 
 logger = logging.getLogger(__name__)
 
@@ -141,8 +145,8 @@ class OpenAIRoute(APIRoute):
             except HTTPException as exc:  # auth (401/403) and workspace (400/403) errors too
                 return _http_error(exc)
             except LLMError as exc:
-                logger.warning("%s %s: LLM failed: %s", request.method, request.url.path, exc)
-                return OpenAIError(502, f"The LLM failed: {exc}", code="llm_error").response()
+                logger.warning("%s %s: provider failed: %s", request.method, request.url.path, exc)
+                return _http_error(errors.provider_error(exc))
             except StorageError as exc:
                 logger.warning("%s %s: %s", request.method, request.url.path, exc)
                 return _http_error(errors.storage_error(exc))
@@ -309,8 +313,15 @@ CHAT_RESPONSES: dict[int | str, dict[str, Any]] = {
                              "knowledge bases.", "model", "model_not_found"),
     413: _error_example(413, "Request body too large. This endpoint accepts at most 1048576 "
                              "bytes.", None, "request_too_large"),
-    502: _error_example(502, "The LLM failed: LLM host http://localhost:11434 (LLM_BINDING_HOST) "
-                             "is unreachable", None, "llm_error"),
+    502: _error_example(502, "Provider error: LLM host http://localhost:11434 "
+                             "(LLM_BINDING_HOST) refused the request: HTTP 400: ...", None,
+                        "llm_error"),
+    503: _error_example(503, "Provider error: LLM host http://localhost:11434 "
+                             "(LLM_BINDING_HOST) is unreachable: connection refused (3 "
+                             "attempts); check that the server is running", None, "llm_error"),
+    504: _error_example(504, "Provider error: Embedding host http://localhost:11434 "
+                             "(EMBEDDING_BINDING_HOST) did not answer within 30 s (ReadTimeout); "
+                             "check the server or raise EMBEDDING_TIMEOUT", None, "llm_error"),
 }
 CHAT_BODY = _request_body(ChatCompletionRequest, {
     "A question": {"model": "lightrag:latest",
@@ -339,7 +350,7 @@ EMBEDDING_RESPONSES: dict[int | str, dict[str, Any]] = {
 # ------------------------------------------------------------------------------ models
 
 
-def _model(name: str) -> dict[str, Any]:
+def model_object(name: str) -> dict[str, Any]:
     return {"id": name, "object": "model", "created": CREATED, "owned_by": OWNER}
 
 
@@ -357,7 +368,7 @@ async def models(engine: EngineDep, settings: SettingsDep, default: WorkspaceNam
     """``lightrag:latest`` (the LIGHTRAG-WORKSPACE header's workspace) and every other stored
     workspace the caller may use as ``lightrag:<workspace>``."""
     found = visible_models(engine, settings, default, caller)
-    return {"object": "list", "data": [_model(m.name) for m in found]}
+    return {"object": "list", "data": [model_object(m.name) for m in found]}
 
 
 @router.get("/v1/models/{model}", summary="Describe one knowledge base model",
@@ -370,7 +381,7 @@ async def model_info(model: str, engine: EngineDep, settings: SettingsDep,
     """The model object of ``model``; 404 ``model_not_found`` when no knowledge base has it."""
     for found in visible_models(engine, settings, default, caller):
         if found.name == model:
-            return _model(found.name)
+            return model_object(found.name)
     raise _no_model(model)
 
 
@@ -446,8 +457,8 @@ class _Completion:
                 yield self._chunk({"content": delta}, **usage)
         except LLMError as exc:
             logger.warning("chat stream failed: %s", exc)
-            error = OpenAIError(502, f"The LLM failed: {exc}", code="llm_error").body()
-            yield _sse(error)
+            failure = errors.provider_error(exc)
+            yield _sse(OpenAIError(failure.status_code, failure.detail, code=failure.code).body())
             yield "data: [DONE]\n\n"
             return
         yield self._chunk({}, "stop", references=self.answer.references, **usage)
@@ -457,7 +468,7 @@ class _Completion:
         yield "data: [DONE]\n\n"
 
 
-def _workspace_of(model: str, engine: Engine, settings: Settings, default: str,
+def workspace_of(model: str, engine: Engine, settings: Settings, default: str,
                   caller: Principal) -> str:
     try:
         return model_workspace(model, engine, settings, default, caller)
@@ -488,14 +499,30 @@ async def chat_completions(request: Request, engine: EngineDep, settings: Settin
     Parameters this server cannot honour (temperature, max_tokens, tools, ...) are ignored;
     ``n`` must be 1.
     """
-    body = _parse(ChatCompletionRequest, await _read_json(request, settings))
+    body, plan = await read_chat(request, settings, ChatCompletionRequest)
+    name = workspace_of(body.model, engine, settings, default, caller)
+    return await answer_chat(body, plan, await engine.workspace(name))
+
+
+ChatT = TypeVar("ChatT", bound=ChatCompletionRequest)
+
+
+async def read_chat(request: Request, settings: Settings,
+                    model: type[ChatT]) -> tuple[ChatT, ChatPlan]:
+    """The chat request's body, and the plan of its answer; 400 or 413 in OpenAI's shape."""
+    body = _parse(model, await _read_json(request, settings))
     if body.n is not None and body.n != 1:
         raise OpenAIError(400, f"n={body.n} is not supported: this server returns exactly one "
                                "choice; set n to 1 or leave it out.", param="n",
                           code="unsupported_value")
-    plan = plan_chat(_messages(body), system=None, stream=body.stream)
-    name = _workspace_of(body.model, engine, settings, default, caller)
-    answer = await run_chat(await engine.workspace(name), plan, stream=body.stream)
+    return body, plan_chat(_messages(body), system=None, stream=body.stream)
+
+
+async def answer_chat(body: ChatCompletionRequest, plan: ChatPlan, ws: Workspace, *,
+                      doc_ids: tuple[str, ...] = ()) -> Response:
+    """The chat.completion, or its SSE stream, answering ``plan`` from ``ws`` (from the
+    documents ``doc_ids`` only, when given)."""
+    answer = await run_chat(ws, plan, stream=body.stream, doc_ids=doc_ids)
     completion = _Completion(body.model, answer)
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
@@ -550,7 +577,7 @@ async def embeddings(request: Request, engine: EngineDep, settings: SettingsDep,
     """
     body = _parse(EmbeddingRequest, await _read_json(request, settings))
     texts = _embedding_texts(body.input)
-    name = _workspace_of(body.model or "", engine, settings, default, caller)
+    name = workspace_of(body.model or "", engine, settings, default, caller)
     ws = await engine.workspace(name)
     if body.dimensions is not None and body.dimensions != ws.embedder.dim:
         raise OpenAIError(400, f"dimensions={body.dimensions} is not available: the embedding "

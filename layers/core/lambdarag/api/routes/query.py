@@ -54,15 +54,30 @@ ANSWER = {
     "response_time": 2.4817,
     "llm_generated": True,
 }
+PROVIDER_DOWN = ("Provider error: LLM host http://localhost:11434 (LLM_BINDING_HOST) is "
+                 "unreachable: connection refused (3 attempts); check that the server is running")
+PROVIDER_RESPONSES: dict[int | str, dict[str, Any]] = {
+    502: example_response("The LLM, embedding or rerank provider answered with an error.",
+                          {"detail": "Provider error: LLM host https://api.openai.com/v1 "
+                                     "(LLM_BINDING_HOST) rejected the API key "
+                                     "(LLM_BINDING_API_KEY): HTTP 401: invalid key"}),
+    503: example_response("A provider is unreachable (with Retry-After), or storage is "
+                          "unavailable.", {"detail": PROVIDER_DOWN}),
+    504: example_response("A provider did not answer within its timeout.",
+                          {"detail": "Provider error: Embedding host http://localhost:11434 "
+                                     "(EMBEDDING_BINDING_HOST) did not answer within 30 s "
+                                     "(ReadTimeout); check the server or raise "
+                                     "EMBEDDING_TIMEOUT"}),
+}
 QUERY_RESPONSES: dict[int | str, dict[str, Any]] = {200: examples_response(
-    "The answer and the files it cites. Nothing relevant found and LLM outages are also 200, "
-    "with llm_generated false.",
+    "The answer and the files it cites. Nothing relevant found is also 200, with "
+    "llm_generated false; a provider's failure is 502, 503 or 504, never a 200.",
     {
         "An answer": ANSWER,
         "Nothing relevant found": {"response": prompts.FAIL_RESPONSE, "references": [],
                                    "response_time": 0.3121, "llm_generated": False},
     },
-)}
+), **PROVIDER_RESPONSES}
 STREAM_EXAMPLE = "".join(json.dumps(line) + "\n" for line in (
     {"references": [REFERENCE]},
     {"response": "Alice Smith founded "},
@@ -71,8 +86,9 @@ STREAM_EXAMPLE = "".join(json.dumps(line) + "\n" for line in (
 STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {200: example_response(
     "One JSON object per line: the references first (unless include_references is false), "
     'then one {"response": delta} line per piece of the answer. A failure after the stream '
-    'started is an {"error": message} line. A non-streamed result (stream false, a cached '
-    "answer, only_need_context/prompt, nothing found) is a single line with response, "
+    'started is an {"error": message, "status_code": 503} line: the error, and the status, '
+    "the request would have answered unstreamed. A non-streamed result (stream false, a "
+    "cached answer, only_need_context/prompt, nothing found) is a single line with response, "
     "llm_generated and references. include_progress adds progress lines first and a "
     "response_time line last.",
     STREAM_EXAMPLE,
@@ -118,6 +134,7 @@ DATA_RESPONSES: dict[int | str, dict[str, Any]] = {
         {"status": "failure", "data": {}, "metadata": {},
          "message": "Validation error: body -> top_k: Input should be greater than or equal to 1"},
     )},
+    **PROVIDER_RESPONSES,
 }
 DATA_REQUEST = {"requestBody": {"required": True, "content": {"application/json": {
     "schema": {"$ref": "#/components/schemas/QueryRequest"},
@@ -144,12 +161,9 @@ def _references(result: QueryResult, body: QueryRequest) -> list[dict[str, Any]]
 
 
 async def _answer(ws: Workspace, body: QueryRequest, stream: bool) -> QueryResult:
-    """Run the query; LLM failures become LightRAG's 200 placeholder, never a 500."""
-    try:
-        return await aquery(ws, body.query, body.to_param(stream=stream))
-    except LLMError as exc:
-        logger.warning("query failed: %s", exc)
-        return QueryResult(response=prompts.NO_CONTEXT_PLACEHOLDER, llm_generated=False)
+    """Run the query. A provider's failure propagates: the app answers it with 502, 503 or
+    504 naming the provider (``api/errors.py``), never a "no context" 200."""
+    return await aquery(ws, body.query, body.to_param(stream=stream))
 
 
 @router.post(
@@ -176,6 +190,13 @@ def _line(data: dict[str, Any]) -> str:
     return json.dumps(data, ensure_ascii=False) + "\n"
 
 
+def _error_line(exc: StorageError | LLMError) -> str:
+    """A stream's last line for a failure: the error the same request would get unstreamed,
+    with the status it would have had."""
+    error = errors.storage_error(exc) if isinstance(exc, StorageError) else errors.provider_error(exc)
+    return _line({"error": error.detail, "status_code": error.status_code})
+
+
 @router.post(
     "/query/stream", response_class=NDJSONResponse, summary="Answer a question (NDJSON stream)",
     responses=STREAM_RESPONSES, openapi_extra=EMPTY_QUERY,
@@ -193,9 +214,9 @@ async def query_stream(body: QueryRequest, ws: WorkspaceDep) -> NDJSONResponse:
             yield _line({"progress": "retrieving_entities"})
         try:
             result = await _answer(ws, body, stream=body.stream is not False)
-        except StorageError as exc:  # the 200 is sent: the failure is the stream's last line
+        except (StorageError, LLMError) as exc:  # the 200 is sent: the failure is the last line
             logger.warning("query stream: %s", exc)
-            yield _line({"error": errors.storage_error(exc).detail})
+            yield _error_line(exc)
             return
         refs = _references(result, body)
         if result.stream is None:
@@ -213,7 +234,8 @@ async def query_stream(body: QueryRequest, ws: WorkspaceDep) -> NDJSONResponse:
                 async for delta in result.stream:
                     yield _line({"response": delta})
             except LLMError as exc:
-                yield _line({"error": str(exc)})
+                logger.warning("query stream: %s", exc)
+                yield _error_line(exc)
         if progress:
             yield _line({"response_time": round(time.perf_counter() - started, 4)})
 
@@ -255,7 +277,7 @@ RELATION_FIELDS = ("src_id", "tgt_id", "description", "keywords", "weight", "sou
 CHUNK_FIELDS = ("reference_id", "content", "file_path", "chunk_id")
 
 
-SCORE_FIELDS = ("rank", "score")  # with include_scores (LambdaRAG addition)
+SCORE_FIELDS = ("rank", "score", "rerank_score")  # with include_scores (LambdaRAG addition)
 
 
 def _chunk_row(chunk: dict[str, Any]) -> dict[str, Any]:
@@ -291,11 +313,7 @@ async def query_data(request: Request, ws: WorkspaceDep) -> JSONResponse:
         data = {"entities": [], "relationships": [], "chunks": [], "references": []}
         return JSONResponse({"status": "success", "message": "Query processed successfully",
                              "data": data, "metadata": {**metadata, "processing_info": {}}})
-    try:
-        found = await retrieve_context(ws, body.query, param)
-    except LLMError as exc:
-        logger.warning("query/data failed: %s", exc)
-        return JSONResponse(_failure(str(exc), failure_reason="llm_error", mode=param.mode))
+    found = await retrieve_context(ws, body.query, param)  # provider failures: 502/503/504
     if found is None:
         message = "No relevant document chunks found." if param.mode == "naive" else "Query returned no results"
         return JSONResponse(_failure(message, failure_reason="no_results", mode=param.mode))
