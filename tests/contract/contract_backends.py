@@ -137,6 +137,50 @@ async def opensearch_backend(tmp_path: Path) -> AsyncIterator[MakeFactory]:
             await admin.close()
 
 
+@asynccontextmanager
+async def s3vectors_backend(tmp_path: Path) -> AsyncIterator[MakeFactory]:
+    """Embedded stores with the vectors on S3 Vectors: the local server, over HTTP.
+
+    Each context starts its own server (tests/fakes/s3vectors_server.py) with boto3's real
+    ``s3vectors`` client in front of it; items over the metadata budget overflow into the
+    workspace's embedded KV store, as they go to the state store in a deployment.
+    """
+    import uuid
+
+    from lambdarag.storage.composite import CompositeStorageFactory
+    from lambdarag.storage.embedded import EmbeddedStorageFactory
+    from lambdarag.storage.s3vectors import S3VectorsBucket, S3VectorsSettings, S3VectorsStorage
+    from tests.fakes.s3vectors_server import S3VectorsServer
+
+    with S3VectorsServer() as server:
+        settings = S3VectorsSettings(bucket=f"lrct-{uuid.uuid4().hex[:10]}",
+                                     endpoint_url=server.url)
+        bucket = S3VectorsBucket(settings, s3vectors_client(server.url))
+
+        def build(workspace: str) -> StorageFactory:
+            base = EmbeddedStorageFactory(tmp_path / "rag_storage", workspace)
+            return CompositeStorageFactory(base, vectors=lambda namespace, dim: S3VectorsStorage(
+                bucket, workspace, namespace, dim, overflow=base.kv(f"vector_overflow_{namespace}")))
+
+        try:
+            async with _closing(build) as make:
+                yield make
+        finally:
+            bucket.close()
+
+
+def s3vectors_client(url: str, attempts: int = 6) -> Any:
+    """A boto3 ``s3vectors`` client for the local server, with the suite's dummy credentials."""
+    import boto3
+    from botocore.config import Config
+
+    from tests.aws.conftest import AWS_CREDENTIALS, AWS_REGION
+
+    return boto3.client("s3vectors", endpoint_url=url, region_name=AWS_REGION,
+                        config=Config(retries={"mode": "adaptive", "total_max_attempts": attempts}),
+                        **AWS_CREDENTIALS)
+
+
 def _dynamodb_client(port: int) -> Any:
     """A boto3 client for DynamoDB Local with the suite's fixed dummy credentials."""
     import boto3
@@ -226,6 +270,7 @@ BACKENDS: dict[str, BackendContext] = {
     "opensearch": opensearch_backend,
     "dynamodb": dynamodb_backend,
     "aws": aws_backend,
+    "s3vectors": s3vectors_backend,
 }
 
 
