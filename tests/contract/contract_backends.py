@@ -264,6 +264,71 @@ async def _dynamodb_tables() -> AsyncIterator[MakeFactory]:
         client.close()
 
 
+@asynccontextmanager
+async def dynamodb_graph_backend(tmp_path: Path) -> AsyncIterator[MakeFactory]:
+    """Embedded stores with the graph on DynamoDB Local (its own table, as on AWS).
+
+    Each context has its own graph table, deleted on exit; graphs outlive their factories
+    (a test may reopen a workspace after closing its factory).
+    """
+    from lambdarag.storage.composite import CompositeStorageFactory
+    from lambdarag.storage.embedded import EmbeddedStorageFactory
+
+    async with _dynamodb_graph_tables() as graph_of:
+
+        def build(workspace: str) -> StorageFactory:
+            base = EmbeddedStorageFactory(tmp_path / "rag_storage", workspace)
+            return CompositeStorageFactory(base, graph=lambda: graph_of(workspace))
+
+        async with _closing(build) as make:
+            yield make
+
+
+@asynccontextmanager
+async def _dynamodb_graph_tables() -> AsyncIterator[Callable[[str], Any]]:
+    """``graph_of(workspace)``: DynamoDBGraphStorage on a graph table unique to this context."""
+    import asyncio
+    import uuid
+
+    from lambdarag.storage.dynamodb import DynamoDBSettings
+    from lambdarag.storage.dynamodb.graph import DynamoDBGraphStorage, GraphTable
+    from tests.aws.conftest import require_service
+
+    port = int(os.environ.get("LAMBDARAG_DYNAMODB_PORT", "8000"))
+    require_service("dynamodb", port)
+    client = _dynamodb_client(port)
+    table = GraphTable(client, DynamoDBSettings(table=f"lrct-{uuid.uuid4().hex[:12]}-graph"))
+    try:
+        yield lambda workspace: DynamoDBGraphStorage(table, workspace)
+    finally:
+        try:
+            await asyncio.to_thread(client.delete_table, TableName=table.name)
+        except client.exceptions.ResourceNotFoundException:
+            pass
+        client.close()
+
+
+@asynccontextmanager
+async def lowcost_backend(tmp_path: Path) -> AsyncIterator[MakeFactory]:
+    """The low-cost AWS tier at once: DynamoDB state and graph, S3 Vectors vectors."""
+    from lambdarag.storage.composite import CompositeStorageFactory
+
+    async with (
+        _dynamodb_tables() as dynamo,
+        _dynamodb_graph_tables() as graph_of,
+        s3vectors_backend(tmp_path / "s3v") as vectors_of,
+    ):
+
+        def make(workspace: str) -> StorageFactory:
+            with_vectors = vectors_of(workspace)
+            return CompositeStorageFactory(
+                dynamo(workspace), vectors=with_vectors.vectors,
+                graph=lambda: graph_of(workspace), closers=[with_vectors.close],
+            )
+
+        yield make
+
+
 BACKENDS: dict[str, BackendContext] = {
     "embedded": embedded_backend,
     "neptune": neptune_backend,
@@ -271,6 +336,8 @@ BACKENDS: dict[str, BackendContext] = {
     "dynamodb": dynamodb_backend,
     "aws": aws_backend,
     "s3vectors": s3vectors_backend,
+    "dynamodb_graph": dynamodb_graph_backend,
+    "lowcost": lowcost_backend,
 }
 
 
