@@ -44,6 +44,7 @@ MAX_PAYLOAD = 20 * 1024 * 1024
 MAX_PUT, MAX_DELETE, MAX_GET, MAX_TOP_K, MAX_LIST = 500, 500, 100, 100, 1000
 MAX_METADATA, MAX_FILTERABLE, MAX_METADATA_KEYS, MAX_NON_FILTERABLE = 40 * 1024, 2048, 50, 10
 MAX_DIMENSION = 4096
+PUT_MINIMUM_BILLED = 128 * 1024  # the price page bills each PutVectors as at least 128 KB
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
 _INDEX = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 STATUS = {"ValidationException": 400, "NotFoundException": 404, "ConflictException": 409,
@@ -394,9 +395,10 @@ class S3VectorsServer:
 
     ``counters`` counts, per operation, requests (``requests:<Op>``), and the billable
     quantities: vectors put (``vectors_put``), bytes put (``put_bytes``: vector data at
-    4 bytes a dimension plus the metadata's JSON, as the price page bills "logical
-    storage"), queries (``queries``) and the bytes those queries had to scan
-    (``query_scanned_bytes``: the queried index's vectors and filterable metadata).
+    4 bytes a dimension, the key and the metadata's JSON, as the price page bills logical
+    bytes; ``put_billed_bytes`` with each request's 128 KB minimum), queries (``queries``)
+    and the bytes those queries processed (``query_scanned_bytes``: the queried index's
+    vectors, keys and filterable metadata). :meth:`stored_bytes` is the logical storage.
     """
 
     def __init__(self, port: int = 0) -> None:
@@ -411,6 +413,13 @@ class S3VectorsServer:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def stored_bytes(self) -> int:
+        """Logical bytes stored over every index (vector data, keys, all metadata)."""
+        with self.store.lock:
+            return sum(4 * index.dimension + len(key.encode("utf-8")) + _metadata_size(meta)
+                       for indexes in self.store.buckets.values() for index in indexes.values()
+                       for key, (_, meta) in index.vectors.items())
 
     def fail_next(self, count: int, code: str = "TooManyRequestsException") -> None:
         """Answer the next ``count`` requests with the error ``code`` (429, 503, ...)."""
@@ -453,16 +462,17 @@ class S3VectorsServer:
     def _count(self, operation: str, body: dict[str, Any]) -> None:
         if operation == "PutVectors":
             self.counters["vectors_put"] += len(body["vectors"])
-            self.counters["put_bytes"] += sum(
-                4 * len(v["data"]["float32"]) + _metadata_size(v.get("metadata") or {})
-                for v in body["vectors"])
+            size = sum(4 * len(v["data"]["float32"]) + len(v["key"].encode("utf-8"))
+                       + _metadata_size(v.get("metadata") or {}) for v in body["vectors"])
+            self.counters["put_bytes"] += size
+            self.counters["put_billed_bytes"] += max(size, PUT_MINIMUM_BILLED)
         elif operation == "QueryVectors":
             index = self.store.index(body)
             self.counters["queries"] += 1
             self.counters["query_scanned_bytes"] += sum(
-                4 * index.dimension + _metadata_size(
+                4 * index.dimension + len(key.encode("utf-8")) + _metadata_size(
                     {k: v for k, v in meta.items() if k not in index.non_filterable})
-                for _, meta in index.vectors.values())
+                for key, (_, meta) in index.vectors.items())
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
