@@ -19,6 +19,7 @@ import pytest
 from cfnlint.decode import decode
 
 from lambdarag.config import Settings
+from lambdarag.storage.dynamodb.graph import graph_definition
 from lambdarag.storage.dynamodb.table import table_definition
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,14 +83,15 @@ def table_differences(props: dict[str, Any], expected: dict[str, Any]) -> list[s
 
 def test_table_matches_engine_definition(template: dict[str, Any]) -> None:
     tables = resources(template, "AWS::DynamoDB::Table")
-    assert len(tables) == 1, f"expected one table, found {sorted(tables)}"
-    (props,) = (res["Properties"] for res in tables.values())
-    assert table_differences(props, table_definition("any")) == []
+    assert sorted(tables) == ["GraphTable", "StateTable"], f"found {sorted(tables)}"
+    assert table_differences(tables["StateTable"]["Properties"], table_definition("any")) == []
+    assert table_differences(tables["GraphTable"]["Properties"], graph_definition("any")) == []
+    assert tables["GraphTable"]["Condition"] == "IsLowCost"
 
 
 def test_table_comparison_catches_a_changed_projection(template: dict[str, Any]) -> None:
     """The comparison itself must be able to fail: one wrong projection is reported."""
-    (props,) = (res["Properties"] for res in resources(template, "AWS::DynamoDB::Table").values())
+    props = resources(template, "AWS::DynamoDB::Table")["StateTable"]["Properties"]
     broken = copy.deepcopy(props)
     broken["GlobalSecondaryIndexes"][0]["Projection"] = {"ProjectionType": "ALL"}
     assert table_differences(broken, table_definition("any"))
@@ -250,7 +252,10 @@ def test_every_function_shares_the_pipeline_record_and_the_storage(
         env = _function_environment(template, res["Properties"])
         assert env.get("LAMBDARAG_PIPELINE_STATUS") == "shared", name
         assert env.get("LIGHTRAG_KV_STORAGE") == "DynamoDBKVStorage", name
-        assert env.get("LIGHTRAG_GRAPH_STORAGE") == "NeptuneGraphStorage", name
+        assert env.get("LIGHTRAG_GRAPH_STORAGE") == {
+            "Fn::If": ["IsManaged", "NeptuneGraphStorage", "DynamoDBGraphStorage"]}, name
+        assert env.get("LIGHTRAG_VECTOR_STORAGE") == {
+            "Fn::If": ["IsManaged", "OpenSearchVectorDBStorage", "S3VectorsStorage"]}, name
         # Lambda's only writable folder is /tmp (the defaults ./rag_storage and ./inputs are
         # under the read-only /var/task).
         for folder in ("WORKING_DIR", "INPUT_DIR"):
@@ -296,4 +301,88 @@ def test_the_stack_creates_the_stores_ahead_and_no_lambda_creates_the_table(
     assert props["EmbeddingDim"] == {"Ref": "EmbeddingDim"}
     handle = template["Resources"][setup["DependsOn"]]
     assert handle["Metadata"]["VectorAccess"] == {
-        "Fn::If": ["IsServerless", {"Ref": "VectorAccessPolicy"}, {"Ref": "VectorDomain"}]}
+        "Fn::If": ["IsServerless", {"Ref": "VectorAccessPolicy"},
+                   {"Fn::If": ["IsDomain", {"Ref": "VectorDomain"}, {"Ref": "VectorBucket"}]}]}
+    assert handle["Metadata"]["Graph"] == {
+        "Fn::If": ["IsLowCost", {"Ref": "GraphTable"}, {"Ref": "NeptuneInstance"}]}
+    # no function may create the vector bucket either: the stack owns it
+    for name, res in resources(template, "AWS::Serverless::Function").items():
+        env = _function_environment(template, res["Properties"])
+        assert env.get("LAMBDARAG_S3VECTORS_CREATE_BUCKET") == "false", name
+
+
+# --------------------------------------------------------------------------- storage tiers
+def condition_holds(template: dict[str, Any], name: str | None, parameters: dict[str, str]) -> bool:
+    """Whether the condition ``name`` (None: no condition) is true for ``parameters``."""
+    if name is None:
+        return True
+    values = {key: str(spec.get("Default", "")) for key, spec in template["Parameters"].items()}
+    values.update(parameters)
+
+    def evaluate(node: Any) -> Any:
+        if isinstance(node, dict) and len(node) == 1:
+            (fn, args), = node.items()
+            if fn == "Ref":
+                return values[args]
+            if fn == "Condition":
+                return evaluate(template["Conditions"][args])
+            if fn == "Fn::Equals":
+                return evaluate(args[0]) == evaluate(args[1])
+            if fn == "Fn::And":
+                return all(evaluate(arg) for arg in args)
+            if fn == "Fn::Or":
+                return any(evaluate(arg) for arg in args)
+            if fn == "Fn::Not":
+                return not evaluate(args[0])
+        return node
+
+    return bool(evaluate(template["Conditions"][name]))
+
+
+FIXED_COST_TYPES = ("AWS::EC2::", "AWS::Neptune::", "AWS::OpenSearchServerless::",
+                    "AWS::OpenSearchService::")
+
+
+@pytest.mark.parametrize("variant", [{}, {"VectorStore": "Domain"}, {"NatGateway": "Enabled"},
+                                     {"LlmBinding": "bedrock", "StreamingUrl": "Enabled"}])
+def test_the_lowcost_tier_creates_nothing_billed_by_the_hour(
+    template: dict[str, Any], variant: dict[str, str]
+) -> None:
+    # GIVEN StorageTier=lowcost, whatever the managed tier's own parameters say
+    parameters = {"StorageTier": "lowcost", **variant}
+    created = {name: res["Type"] for name, res in template["Resources"].items()
+               if condition_holds(template, res.get("Condition"), parameters)}
+    # THEN no VPC, subnet, NAT, endpoint, Neptune or OpenSearch resource exists
+    assert sorted(n for n, kind in created.items() if kind.startswith(FIXED_COST_TYPES)) == []
+    assert {"GraphTable", "VectorBucket", "StateTable", "DataBucket"} <= set(created)
+
+
+def test_the_managed_tier_keeps_its_stores_and_makes_no_lowcost_ones(
+    template: dict[str, Any],
+) -> None:
+    created = {name for name, res in template["Resources"].items()
+               if condition_holds(template, res.get("Condition"), {"StorageTier": "managed"})}
+    assert {"Vpc", "NeptuneCluster", "VectorCollection", "NatGatewayResource"} <= created
+    assert not {"GraphTable", "VectorBucket"} & created
+
+
+def test_the_default_tier_is_lowcost(template: dict[str, Any]) -> None:
+    assert template["Parameters"]["StorageTier"]["Default"] == "lowcost"
+
+
+@pytest.mark.parametrize("tier", ["lowcost", "managed"])
+def test_cfn_lint_passes_for_each_tier(tier: str) -> None:
+    result = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "cfn-lint"), str(TEMPLATE), "--parameters",
+         f"StorageTier={tier}"], cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_vector_permissions_are_limited_to_the_adapters_indexes(template: dict[str, Any]) -> None:
+    statements = {st.get("Sid"): st for where, st in _statements(template)
+                  if where == "DataAccessPolicy"}
+    indexes = statements["VectorIndexes"]
+    assert indexes["Resource"] == {"Fn::Sub": "${VectorBucket.VectorBucketArn}/index/lr-*"}
+    assert all(action.startswith("s3vectors:") for action in indexes["Action"])
+    assert "s3vectors:CreateVectorBucket" not in str(statements)

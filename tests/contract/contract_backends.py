@@ -137,6 +137,50 @@ async def opensearch_backend(tmp_path: Path) -> AsyncIterator[MakeFactory]:
             await admin.close()
 
 
+@asynccontextmanager
+async def s3vectors_backend(tmp_path: Path) -> AsyncIterator[MakeFactory]:
+    """Embedded stores with the vectors on S3 Vectors: the local server, over HTTP.
+
+    Each context starts its own server (tests/fakes/s3vectors_server.py) with boto3's real
+    ``s3vectors`` client in front of it; items over the metadata budget overflow into the
+    workspace's embedded KV store, as they go to the state store in a deployment.
+    """
+    import uuid
+
+    from lambdarag.storage.composite import CompositeStorageFactory
+    from lambdarag.storage.embedded import EmbeddedStorageFactory
+    from lambdarag.storage.s3vectors import S3VectorsBucket, S3VectorsSettings, S3VectorsStorage
+    from tests.fakes.s3vectors_server import S3VectorsServer
+
+    with S3VectorsServer() as server:
+        settings = S3VectorsSettings(bucket=f"lrct-{uuid.uuid4().hex[:10]}",
+                                     endpoint_url=server.url)
+        bucket = S3VectorsBucket(settings, s3vectors_client(server.url))
+
+        def build(workspace: str) -> StorageFactory:
+            base = EmbeddedStorageFactory(tmp_path / "rag_storage", workspace)
+            return CompositeStorageFactory(base, vectors=lambda namespace, dim: S3VectorsStorage(
+                bucket, workspace, namespace, dim, overflow=base.kv(f"vector_overflow_{namespace}")))
+
+        try:
+            async with _closing(build) as make:
+                yield make
+        finally:
+            bucket.close()
+
+
+def s3vectors_client(url: str, attempts: int = 6) -> Any:
+    """A boto3 ``s3vectors`` client for the local server, with the suite's dummy credentials."""
+    import boto3
+    from botocore.config import Config
+
+    from tests.aws.conftest import AWS_CREDENTIALS, AWS_REGION
+
+    return boto3.client("s3vectors", endpoint_url=url, region_name=AWS_REGION,
+                        config=Config(retries={"mode": "adaptive", "total_max_attempts": attempts}),
+                        **AWS_CREDENTIALS)
+
+
 def _dynamodb_client(port: int) -> Any:
     """A boto3 client for DynamoDB Local with the suite's fixed dummy credentials."""
     import boto3
@@ -220,12 +264,80 @@ async def _dynamodb_tables() -> AsyncIterator[MakeFactory]:
         client.close()
 
 
+@asynccontextmanager
+async def dynamodb_graph_backend(tmp_path: Path) -> AsyncIterator[MakeFactory]:
+    """Embedded stores with the graph on DynamoDB Local (its own table, as on AWS).
+
+    Each context has its own graph table, deleted on exit; graphs outlive their factories
+    (a test may reopen a workspace after closing its factory).
+    """
+    from lambdarag.storage.composite import CompositeStorageFactory
+    from lambdarag.storage.embedded import EmbeddedStorageFactory
+
+    async with _dynamodb_graph_tables() as graph_of:
+
+        def build(workspace: str) -> StorageFactory:
+            base = EmbeddedStorageFactory(tmp_path / "rag_storage", workspace)
+            return CompositeStorageFactory(base, graph=lambda: graph_of(workspace))
+
+        async with _closing(build) as make:
+            yield make
+
+
+@asynccontextmanager
+async def _dynamodb_graph_tables() -> AsyncIterator[Callable[[str], Any]]:
+    """``graph_of(workspace)``: DynamoDBGraphStorage on a graph table unique to this context."""
+    import asyncio
+    import uuid
+
+    from lambdarag.storage.dynamodb import DynamoDBSettings
+    from lambdarag.storage.dynamodb.graph import DynamoDBGraphStorage, GraphTable
+    from tests.aws.conftest import require_service
+
+    port = int(os.environ.get("LAMBDARAG_DYNAMODB_PORT", "8000"))
+    require_service("dynamodb", port)
+    client = _dynamodb_client(port)
+    table = GraphTable(client, DynamoDBSettings(table=f"lrct-{uuid.uuid4().hex[:12]}-graph"))
+    try:
+        yield lambda workspace: DynamoDBGraphStorage(table, workspace)
+    finally:
+        try:
+            await asyncio.to_thread(client.delete_table, TableName=table.name)
+        except client.exceptions.ResourceNotFoundException:
+            pass
+        client.close()
+
+
+@asynccontextmanager
+async def lowcost_backend(tmp_path: Path) -> AsyncIterator[MakeFactory]:
+    """The low-cost AWS tier at once: DynamoDB state and graph, S3 Vectors vectors."""
+    from lambdarag.storage.composite import CompositeStorageFactory
+
+    async with (
+        _dynamodb_tables() as dynamo,
+        _dynamodb_graph_tables() as graph_of,
+        s3vectors_backend(tmp_path / "s3v") as vectors_of,
+    ):
+
+        def make(workspace: str) -> StorageFactory:
+            with_vectors = vectors_of(workspace)
+            return CompositeStorageFactory(
+                dynamo(workspace), vectors=with_vectors.vectors,
+                graph=lambda: graph_of(workspace), closers=[with_vectors.close],
+            )
+
+        yield make
+
+
 BACKENDS: dict[str, BackendContext] = {
     "embedded": embedded_backend,
     "neptune": neptune_backend,
     "opensearch": opensearch_backend,
     "dynamodb": dynamodb_backend,
     "aws": aws_backend,
+    "s3vectors": s3vectors_backend,
+    "dynamodb_graph": dynamodb_graph_backend,
+    "lowcost": lowcost_backend,
 }
 
 

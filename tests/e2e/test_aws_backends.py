@@ -134,7 +134,8 @@ def test_importing_the_engine_loads_no_aws_client() -> None:
         ({"LIGHTRAG_VECTOR_STORAGE": "MilvusVectorDBStorage"},
          "LIGHTRAG_VECTOR_STORAGE: unknown storage 'MilvusVectorDBStorage'; accepted: "
          "JsonDocStatusStorage, JsonKVStorage, NanoVectorDBStorage, NetworkXStorage, "
-         "OpenSearchVectorDBStorage, OpenSearchVectorStorage, embedded, opensearch"),
+         "OpenSearchVectorDBStorage, OpenSearchVectorStorage, S3VectorsStorage, embedded, "
+         "opensearch, s3vectors"),
         ({"LIGHTRAG_GRAPH_STORAGE": "Neo4JStorage"},
          "LIGHTRAG_GRAPH_STORAGE: unknown storage 'Neo4JStorage'; accepted: "),
         ({"LIGHTRAG_KV_STORAGE": "DynamoDBKVStorage"},
@@ -144,6 +145,10 @@ def test_importing_the_engine_loads_no_aws_client() -> None:
          "OPENSEARCH_KNN_M: Input should be a valid integer"),
         ({"LIGHTRAG_GRAPH_STORAGE": "GremlinStorage", "GREMLIN_URL": "http://neptune:8182"},
          "GREMLIN_URL: must be a ws:// or wss:// URL (got 'http://neptune:8182')"),
+        ({"LIGHTRAG_VECTOR_STORAGE": "S3VectorsStorage", "LAMBDARAG_S3VECTORS_BUCKET": "Bad_Name"},
+         "configuration: LIGHTRAG_VECTOR_STORAGE: bad S3 Vectors setting"),
+        ({"LIGHTRAG_GRAPH_STORAGE": "DynamoDBGraphStorage", "LAMBDARAG_DYNAMODB_GRAPH_TABLE": "x"},
+         "configuration: LIGHTRAG_GRAPH_STORAGE: bad DynamoDB graph setting"),
     ],
 )
 def test_a_bad_storage_selection_stops_start_up_in_one_line(
@@ -164,6 +169,8 @@ def test_a_bad_storage_selection_stops_start_up_in_one_line(
         ("OpenSearchVectorDBStorage", "GremlinStorage", ("opensearch", "neptune")),
         ("opensearch", "NeptuneGraphStorage", ("opensearch", "neptune")),
         ("OpenSearchVectorStorage", "neptune", ("opensearch", "neptune")),
+        ("S3VectorsStorage", "DynamoDBGraphStorage", ("s3vectors", "dynamodb")),
+        ("s3vectors", "dynamodb", ("s3vectors", "dynamodb")),
     ],
 )
 def test_lightrag_names_and_aliases_select_the_backend(

@@ -57,14 +57,17 @@ AWS_STORAGE_NAMES: dict[str, dict[str, str]] = {
     "lightrag_kv_storage": {"DynamoDBKVStorage": "dynamodb", "dynamodb": "dynamodb"},
     "lightrag_doc_status_storage": {"DynamoDBDocStatusStorage": "dynamodb", "dynamodb": "dynamodb"},
     "lightrag_vector_storage": {"OpenSearchVectorDBStorage": "opensearch",
-                                "OpenSearchVectorStorage": "opensearch", "opensearch": "opensearch"},
+                                "OpenSearchVectorStorage": "opensearch", "opensearch": "opensearch",
+                                "S3VectorsStorage": "s3vectors", "s3vectors": "s3vectors"},
     "lightrag_graph_storage": {"NeptuneGraphStorage": "neptune", "GremlinStorage": "neptune",
-                               "neptune": "neptune"},
+                               "neptune": "neptune", "DynamoDBGraphStorage": "dynamodb",
+                               "dynamodb": "dynamodb"},
 }
 # Connection settings of the AWS backends are read by each adapter from this slice of the
 # environment (and .env), taken once here: see lambdarag.storage.select.
 STORAGE_ENV_PREFIXES = ("OPENSEARCH_", "LAMBDARAG_OPENSEARCH_", "GREMLIN_", "NEPTUNE_",
                         "DYNAMODB_", "LAMBDARAG_DYNAMODB_", "LAMBDARAG_S3_", "AWS_REGION",
+                        "LAMBDARAG_S3VECTORS_", "S3VECTORS_",
                         "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL")
 
 

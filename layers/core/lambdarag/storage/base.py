@@ -542,6 +542,26 @@ def upsert_matrix(namespace: str, dim: int, count: int, vectors: np.ndarray) -> 
     return matrix
 
 
+def unit_rows(
+    items: Sequence[dict[str, Any]], matrix: np.ndarray
+) -> tuple[dict[str, int], np.ndarray]:
+    """``{id: position}`` of the last item of each id, and those items' unit float32 vectors.
+
+    ValueError for an item without a string id; StorageError for NaN or infinite values.
+    """
+    import numpy as np
+    last: dict[str, int] = {}
+    for position, item in enumerate(items):
+        vector_id = item.get("id")
+        if not isinstance(vector_id, str) or not vector_id:
+            raise ValueError(f"vector item without a string id: {item!r}")
+        last[vector_id] = position
+    chosen = np.asarray(matrix, dtype=np.float32)[list(last.values())]
+    if not np.isfinite(chosen).all():
+        raise StorageError("vectors contain NaN or infinite values")
+    return last, normalise(chosen)
+
+
 def check_subgraph_args(max_depth: int, max_nodes: int) -> None:
     """ValueError for arguments :meth:`GraphStorage.subgraph` refuses."""
     if max_depth < 0 or max_nodes < 1:

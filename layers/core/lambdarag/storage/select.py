@@ -7,9 +7,11 @@ kind            ``embedded`` (default)                      AWS
 ==============  ==========================================  =================================
 KV + doc        ``JsonKVStorage``/``JsonDocStatusStorage``  ``DynamoDBKVStorage`` /
 status                                                      ``DynamoDBDocStatusStorage``
-vectors         ``NanoVectorDBStorage``                     ``OpenSearchVectorDBStorage``
+vectors         ``NanoVectorDBStorage``                     ``OpenSearchVectorDBStorage``,
+                                                            ``S3VectorsStorage``
 graph           ``NetworkXStorage``                         ``NeptuneGraphStorage`` (or
-                                                            LightRAG's ``GremlinStorage``)
+                                                            LightRAG's ``GremlinStorage``),
+                                                            ``DynamoDBGraphStorage``
 ==============  ==========================================  =================================
 
 The KV and doc-status stores (and the extraction fragments, which follow them) are the
@@ -60,10 +62,12 @@ def check_selection(backends: Mapping[str, str], environ: Mapping[str, str]) -> 
             f"(got {backends['kv']} and {backends['doc_status']}): both Json*/embedded or "
             "both DynamoDB*"
         )
-    checks = {"kv": ("dynamodb", _dynamodb_settings),
-              "vectors": ("opensearch", _opensearch_settings),
-              "graph": ("neptune", _neptune_config)}
-    for kind, (backend, parse) in checks.items():
+    checks = [("kv", "dynamodb", _dynamodb_settings),
+              ("vectors", "opensearch", _opensearch_settings),
+              ("vectors", "s3vectors", _s3vectors_settings),
+              ("graph", "neptune", _neptune_config),
+              ("graph", "dynamodb", _dynamodb_graph_settings)]
+    for kind, backend, parse in checks:
         if backends[kind] == backend:
             try:
                 parse(environ)
@@ -71,22 +75,36 @@ def check_selection(backends: Mapping[str, str], environ: Mapping[str, str]) -> 
                 raise ValueError(f"{KINDS_SETTING[kind]}: {exc}") from None
 
 
+def _parsed(label: str, load: Callable[[], Any]) -> Any:
+    """``load()``, its ValueError reworded as "bad <label> setting: ..."."""
+    try:
+        return load()
+    except ValueError as exc:
+        raise ValueError(f"bad {label} setting: {exc}") from None
+
+
 def _dynamodb_settings(environ: Mapping[str, str]) -> Any:
     from lambdarag.storage.dynamodb.settings import DynamoDBSettings
 
-    try:
-        return DynamoDBSettings.from_env(environ)
-    except ValueError as exc:
-        raise ValueError(f"bad DynamoDB setting: {exc}") from None
+    return _parsed("DynamoDB", lambda: DynamoDBSettings.from_env(environ))
 
 
 def _opensearch_settings(environ: Mapping[str, str]) -> Any:
     from lambdarag.storage.opensearch import OpenSearchSettings
 
-    try:
-        return OpenSearchSettings.from_env(environ)
-    except ValueError as exc:
-        raise ValueError(f"bad OpenSearch setting: {exc}") from None
+    return _parsed("OpenSearch", lambda: OpenSearchSettings.from_env(environ))
+
+
+def _s3vectors_settings(environ: Mapping[str, str]) -> Any:
+    from lambdarag.storage.s3vectors import S3VectorsSettings
+
+    return _parsed("S3 Vectors", lambda: S3VectorsSettings.from_env(environ))
+
+
+def _dynamodb_graph_settings(environ: Mapping[str, str]) -> Any:
+    from lambdarag.storage.dynamodb.graph import graph_settings
+
+    return _parsed("DynamoDB graph", lambda: graph_settings(environ))
 
 
 def _neptune_config(environ: Mapping[str, str]) -> Any:
@@ -154,10 +172,14 @@ class StorageSelection:
         graph: Callable[[], Any] | None = None
         if self.backends["vectors"] == "opensearch":
             vectors = self._opensearch(workspace)
+        elif self.backends["vectors"] == "s3vectors":
+            vectors = self._s3vectors(workspace, base)
         elif not state_embedded:
             vectors = lambda namespace, dim: local().vectors(namespace, dim)  # noqa: E731
         if self.backends["graph"] == "neptune":
             graph = self._neptune(workspace)
+        elif self.backends["graph"] == "dynamodb":
+            graph = self._dynamodb_graph(workspace)
         elif not state_embedded:
             graph = lambda: local().graph()  # noqa: E731
 
@@ -185,6 +207,26 @@ class StorageSelection:
         runner = self._shared["neptune"]
         return lambda: NeptuneGraphStorage(runner, workspace)
 
+    def _s3vectors(self, workspace: str, state: StorageFactory) -> Callable[[str, int], Any]:
+        """S3 Vectors stores; items over the metadata budget go to the state's KV store."""
+        from lambdarag.storage.s3vectors import S3VectorsBucket, S3VectorsStorage
+
+        if "s3vectors" not in self._shared:
+            self._shared["s3vectors"] = S3VectorsBucket(_s3vectors_settings(self.environ))
+        bucket = self._shared["s3vectors"]
+        return lambda namespace, dim: S3VectorsStorage(
+            bucket, workspace, namespace, dim, overflow=state.kv(f"vector_overflow_{namespace}"))
+
+    def _dynamodb_graph(self, workspace: str) -> Callable[[], Any]:
+        from lambdarag.storage.dynamodb import make_client
+        from lambdarag.storage.dynamodb.graph import DynamoDBGraphStorage, GraphTable
+
+        if "dynamodb_graph" not in self._shared:
+            settings = _dynamodb_graph_settings(self.environ)
+            self._shared["dynamodb_graph"] = GraphTable(make_client(settings), settings)
+        table = self._shared["dynamodb_graph"]
+        return lambda: DynamoDBGraphStorage(table, workspace)
+
     def workspaces(self) -> list[str]:
         """Workspaces with stored data, asked of the state backend (module docstring)."""
         if self.backends["kv"] == "dynamodb":
@@ -202,6 +244,10 @@ class StorageSelection:
             await shared["neptune"].close()
         if "dynamodb" in shared:
             await shared["dynamodb"].aclose()
+        if "s3vectors" in shared:
+            shared["s3vectors"].close()
+        if "dynamodb_graph" in shared:
+            shared["dynamodb_graph"].client.close()
 
 
 # --- DynamoDB state ------------------------------------------------------------------------

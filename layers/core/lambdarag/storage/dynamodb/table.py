@@ -222,15 +222,23 @@ class DynamoTable:
                 self._create_table()
                 table = self.client.describe_table(TableName=self.name)["Table"]
             table = self._wait_active(table)
-            check_definition(table)
+            self.check_table(table)
             self._ready = True
 
     def _create_table(self) -> None:
         try:
-            self.client.create_table(**table_definition(self.name))
+            self.client.create_table(**self.definition())
             logger.info("creating DynamoDB table %s (on-demand)", self.name)
         except self.client.exceptions.ResourceInUseException:
             logger.debug("DynamoDB table %s is being created by someone else", self.name)
+
+    def definition(self) -> dict[str, Any]:
+        """The CreateTable request of this table (a subclass may hold other items)."""
+        return table_definition(self.name)
+
+    def check_table(self, table: dict[str, Any]) -> None:
+        """Refuse a described table this adapter cannot use (StorageError naming the fix)."""
+        check_definition(table)
 
     def _wait_active(self, table: dict[str, Any]) -> dict[str, Any]:
         """The table's description once it and all its indexes are ACTIVE (2 minutes at most)."""

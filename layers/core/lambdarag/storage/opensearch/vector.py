@@ -73,6 +73,7 @@ from lambdarag.storage.base import (
     VectorStorage,
     check_dim,
     normalise,
+    unit_rows,
     upsert_matrix,
 )
 from lambdarag.storage.opensearch.client import (
@@ -499,16 +500,7 @@ class OpenSearchVectorStorage(VectorStorage):
 
     def _rows(self, items: Sequence[dict[str, Any]], matrix: np.ndarray) -> list[_Row]:
         """Validated, de-duplicated (last wins) rows with unit float32 vectors."""
-        last: dict[str, int] = {}
-        for position, item in enumerate(items):
-            vector_id = item.get("id")
-            if not isinstance(vector_id, str) or not vector_id:
-                raise ValueError(f"vector item without a string id: {item!r}")
-            last[vector_id] = position
-        chosen = np.asarray(matrix, dtype=np.float32)[list(last.values())]
-        if not np.isfinite(chosen).all():
-            raise StorageError("vectors contain NaN or infinite values")
-        units = normalise(chosen)
+        last, units = unit_rows(items, matrix)
         if self._settings.space_type == "cosinesimil" and not units.any(axis=1).all():
             raise StorageError(
                 f"{self.index}: space cosinesimil cannot store zero vectors; "
