@@ -146,9 +146,9 @@ def test_importing_the_engine_loads_no_aws_client() -> None:
         ({"LIGHTRAG_GRAPH_STORAGE": "GremlinStorage", "GREMLIN_URL": "http://neptune:8182"},
          "GREMLIN_URL: must be a ws:// or wss:// URL (got 'http://neptune:8182')"),
         ({"LIGHTRAG_VECTOR_STORAGE": "S3VectorsStorage", "LAMBDARAG_S3VECTORS_BUCKET": "Bad_Name"},
-         "configuration: LIGHTRAG_VECTOR_STORAGE: bad S3 Vectors setting"),
+         "LIGHTRAG_VECTOR_STORAGE: bad S3 Vectors setting: LAMBDARAG_S3VECTORS_BUCKET"),
         ({"LIGHTRAG_GRAPH_STORAGE": "DynamoDBGraphStorage", "LAMBDARAG_DYNAMODB_GRAPH_TABLE": "x"},
-         "configuration: LIGHTRAG_GRAPH_STORAGE: bad DynamoDB graph setting"),
+         "LIGHTRAG_GRAPH_STORAGE: bad DynamoDB graph setting: LAMBDARAG_DYNAMODB_GRAPH_TABLE"),
     ],
 )
 def test_a_bad_storage_selection_stops_start_up_in_one_line(

@@ -105,8 +105,11 @@ def graph_settings(environ: Mapping[str, str]) -> DynamoDBSettings:
     ``LAMBDARAG_DYNAMODB_CREATE_TABLE`` are the state table's.
     """
     state = DynamoDBSettings.from_env(environ)
-    return replace(state, table=EnvReader(environ).text("LAMBDARAG_DYNAMODB_GRAPH_TABLE",
-                                                         f"{state.table}-graph"))
+    table = EnvReader(environ).text("LAMBDARAG_DYNAMODB_GRAPH_TABLE", f"{state.table}-graph")
+    try:
+        return replace(state, table=table)
+    except ValueError as exc:  # say which variable holds the bad name
+        raise ValueError(f"LAMBDARAG_DYNAMODB_GRAPH_TABLE: {exc}") from None
 
 
 def degree_key(degree: int) -> str:
