@@ -33,6 +33,7 @@ from aws_lambda_powertools import Logger, Tracer  # noqa: E402
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit  # noqa: E402
 
 from lambdarag.config import load_settings  # noqa: E402
+from lambdarag.errors import as_step_error  # noqa: E402
 from lambdarag.pipeline import runner  # noqa: E402
 from lambdarag.runtime.aws import build_engine  # noqa: E402
 from lambdarag.serverless.steps import run_step  # noqa: E402
@@ -179,9 +180,13 @@ def _handler(step: str) -> Handler:
             result = _loop.run_until_complete(_run(step, task, usage))
             logger.info("step done", extra={"result": _summary(result)})
             return result
-        except Exception:
+        except Exception as exc:
             logger.exception("step failed")
-            raise
+            # Reported under the name the state machine's Retry/Catch match (lambdarag.errors).
+            reported = as_step_error(exc)
+            if reported is exc:
+                raise
+            raise reported from exc
         finally:
             _record(label, result, started, usage)
 

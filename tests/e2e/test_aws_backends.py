@@ -141,9 +141,9 @@ def test_importing_the_engine_loads_no_aws_client() -> None:
          "configuration: LIGHTRAG_KV_STORAGE and LIGHTRAG_DOC_STATUS_STORAGE must use the same "
          "backend"),
         ({"LIGHTRAG_VECTOR_STORAGE": "opensearch", "OPENSEARCH_KNN_M": "many"},
-         "configuration: LIGHTRAG_VECTOR_STORAGE: bad OpenSearch setting"),
+         "OPENSEARCH_KNN_M: Input should be a valid integer"),
         ({"LIGHTRAG_GRAPH_STORAGE": "GremlinStorage", "GREMLIN_URL": "http://neptune:8182"},
-         "configuration: LIGHTRAG_GRAPH_STORAGE: bad Neptune setting"),
+         "GREMLIN_URL: must be a ws:// or wss:// URL (got 'http://neptune:8182')"),
     ],
 )
 def test_a_bad_storage_selection_stops_start_up_in_one_line(

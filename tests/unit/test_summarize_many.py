@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from typing import Any
 
 from lambdarag.indexing.summarize import (
@@ -27,8 +27,9 @@ class BrainLLM(LLMBinding):
         self.drop = drop
         self.garble = garble
 
-    async def complete(self, prompt: str, *, system_prompt: str | None = None,
-                       history: Sequence[ChatMessage] = (), json_mode: bool = False) -> str:
+    async def _complete(self, messages: list[ChatMessage], *, json_mode: bool) -> str:
+        system_prompt = next((m["content"] for m in messages if m["role"] == "system"), None)
+        prompt = messages[-1]["content"]
         self.prompts.append(prompt)
         answer = brain.respond(system_prompt, [{"role": "user", "content": prompt}])
         if "---Descriptions by name---" in prompt:
@@ -38,8 +39,7 @@ class BrainLLM(LLMBinding):
             answer = json.dumps({k: v for k, v in found.items() if k not in self.drop})
         return answer
 
-    def stream(self, prompt: str, *, system_prompt: str | None = None,
-               history: Sequence[ChatMessage] = ()) -> AsyncIterator[str]:
+    def _stream(self, messages: list[ChatMessage]) -> AsyncIterator[str]:
         raise NotImplementedError
 
     async def aclose(self) -> None:

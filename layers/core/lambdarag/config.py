@@ -23,6 +23,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from lambdarag.errors import ConfigurationError
 from lambdarag.llm.base import EmbeddingConfig, LLMConfig
 
 Binding = Literal["openai", "azure_openai", "ollama", "lollms", "bedrock", "aws_bedrock"]
@@ -79,7 +80,103 @@ SECRET_SETTINGS = {"auth_accounts", "token_secret", "lightrag_api_key", "llm_bin
                    "embedding_binding_api_key"}
 
 
-class SettingsError(ValueError):
+class AdapterSettings(BaseSettings):
+    """The connection settings of one storage adapter, typed, under the adapter's own names.
+
+    Read (environment over ``.env``, blank = unset) only when that adapter is selected, so
+    a bad value stops start-up with one line naming the variable. The adapters themselves
+    read the validated values from ``Settings.storage_environ``.
+    """
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
+                                      case_sensitive=False, env_ignore_empty=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_unset(cls, values: Any) -> Any:
+        if isinstance(values, dict):
+            return {k: v for k, v in values.items() if not (isinstance(v, str) and not v.strip())}
+        return values
+
+
+def _lower(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+class OpenSearchEnv(AdapterSettings):
+    """``OPENSEARCH_*`` (LightRAG's names) and ``LAMBDARAG_OPENSEARCH_*``."""
+
+    opensearch_hosts: str = ""
+    opensearch_user: str = ""
+    opensearch_use_ssl: bool | None = None
+    opensearch_verify_certs: bool = True
+    opensearch_timeout: float = Field(30.0, gt=0)
+    opensearch_max_retries: int = Field(3, ge=0)
+    opensearch_knn_m: int = Field(16, ge=2, le=100)
+    opensearch_knn_ef_construction: int = Field(200, ge=1)
+    opensearch_knn_ef_search: int = Field(100, ge=1)
+    lambdarag_opensearch_engine: Literal["lucene", "faiss", "nmslib"] = "lucene"
+    lambdarag_opensearch_space: Literal["innerproduct", "cosinesimil"] = "innerproduct"
+    lambdarag_opensearch_index_prefix: str = "lambdarag"
+    lambdarag_opensearch_shards: int = Field(1, ge=1)
+    lambdarag_opensearch_replicas: int = Field(0, ge=0)
+    lambdarag_opensearch_refresh: Literal["true", "wait_for", "false"] = "true"
+    lambdarag_opensearch_bulk_docs: int = Field(500, ge=1)
+    lambdarag_opensearch_bulk_bytes: int = Field(5_000_000, ge=1)
+    lambdarag_opensearch_bulk_concurrency: int = Field(2, ge=1)
+    lambdarag_opensearch_aws_service: Literal["", "es", "aoss"] = ""
+
+    _lowercase = field_validator(
+        "lambdarag_opensearch_engine", "lambdarag_opensearch_space",
+        "lambdarag_opensearch_refresh", "lambdarag_opensearch_aws_service", mode="before",
+    )(_lower)
+
+
+class NeptuneEnv(AdapterSettings):
+    """LightRAG's ``GREMLIN_*`` names, ``GREMLIN_URL`` and ``NEPTUNE_IAM_AUTH``."""
+
+    gremlin_url: str = ""
+    gremlin_host: str = "127.0.0.1"
+    gremlin_port: int = Field(8182, ge=1, le=65535)
+    gremlin_user: str = ""
+    gremlin_traverse_source: str = Field("g", min_length=1)
+    neptune_iam_auth: bool = False
+    aws_region: str = ""
+    aws_default_region: str = ""
+
+    @field_validator("gremlin_url")
+    @classmethod
+    def _websocket(cls, value: str) -> str:
+        if value and not value.startswith(("ws://", "wss://")):
+            raise ValueError("must be a ws:// or wss:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _region_for_iam(self) -> NeptuneEnv:
+        if self.neptune_iam_auth and not (self.aws_region or self.aws_default_region):
+            raise ValueError("NEPTUNE_IAM_AUTH needs AWS_REGION")
+        return self
+
+
+class DynamoDBEnv(AdapterSettings):
+    """``LAMBDARAG_DYNAMODB_*`` and ``DYNAMODB_ENDPOINT_URL``."""
+
+    lambdarag_dynamodb_table: str = Field("lambdarag", min_length=3, max_length=255)
+    lambdarag_dynamodb_create_table: bool = True
+    lambdarag_dynamodb_max_attempts: int = Field(10, ge=1)
+    lambdarag_dynamodb_batch_attempts: int = Field(8, ge=1)
+    lambdarag_dynamodb_inline_limit: int = Field(350_000, ge=1, le=390_000)
+    lambdarag_dynamodb_blob_bucket: str = ""
+    dynamodb_endpoint_url: str = ""
+
+
+# The selected backend -> the typed settings its adapter needs.
+ADAPTER_SETTINGS: dict[str, type[AdapterSettings]] = {
+    "opensearch": OpenSearchEnv, "neptune": NeptuneEnv, "dynamodb": DynamoDBEnv,
+}
+
+
+class SettingsError(ConfigurationError):
     """A setting has a value that cannot be used; the message names the variable."""
 
 
@@ -285,6 +382,12 @@ class Settings(BaseSettings):
     def _check_storage(self) -> Settings:
         from lambdarag.storage.select import check_selection
 
+        for backend in dict.fromkeys(self.storage_backends.values()):
+            if backend in ADAPTER_SETTINGS:
+                try:
+                    ADAPTER_SETTINGS[backend]()
+                except ValidationError as exc:
+                    raise ValueError(_describe(exc).removeprefix("configuration: ")) from None
         check_selection(self.storage_backends, self.storage_environ)
         return self
 
@@ -499,4 +602,9 @@ def _describe(exc: ValidationError) -> str:
     secret = bool(loc) and loc[0] in SECRET_SETTINGS
     shown = f" (got {value!r})" if loc and not isinstance(value, dict) and not secret else ""
     message = err.get("msg", "invalid value").removeprefix("Value error, ")
+    if not loc and _NAMED.match(message):  # a nested group's error already names its variable
+        return message
     return f"{name}: {message}{shown}"
+
+
+_NAMED = re.compile(r"[A-Z][A-Z0-9_]*: ")

@@ -8,6 +8,8 @@ import time
 import uuid
 from datetime import UTC, datetime
 
+from lambdarag.errors import LambdaRAGError
+
 _WORKSPACE_BAD = re.compile(r"[^A-Za-z0-9_]")
 _WORKSPACE_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")
 WORKSPACE_NAME_RULE = (
@@ -20,6 +22,12 @@ UNKNOWN_SOURCE = "unknown_source"
 def mdhash(text: str, prefix: str = "") -> str:
     """``prefix + md5_hex(text)``: the id scheme LightRAG's stores use."""
     return prefix + hashlib.md5(text.encode("utf-8")).hexdigest()
+
+
+def pair_hash(src: str, tgt: str, prefix: str) -> str:
+    """``prefix + md5(a + b)`` of the pair in sorted order: an undirected relation's id."""
+    a, b = (src, tgt) if src <= tgt else (tgt, src)
+    return mdhash(a + b, prefix)
 
 
 def now_iso() -> str:
@@ -45,8 +53,10 @@ def sanitise_workspace(name: str) -> str:
     return _WORKSPACE_BAD.sub("_", name.strip())
 
 
-class InvalidWorkspaceName(ValueError):
+class InvalidWorkspaceName(LambdaRAGError, ValueError):
     """A workspace name outside ``[A-Za-z0-9_]{1,64}``; the message says the rule."""
+
+    http_status = 400
 
 
 def check_workspace_name(name: str) -> str:

@@ -19,7 +19,7 @@ from lambdarag.api import auth, errors
 from lambdarag.api.lazy import LazyRoutes, LazyRoutesMiddleware
 from lambdarag.api.middleware import add_middleware
 from lambdarag.config import Settings
-from lambdarag.storage.base import StorageError
+from lambdarag.errors import LambdaRAGError
 
 if TYPE_CHECKING:
     from lambdarag.runtime.engine import Engine
@@ -101,7 +101,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.add_middleware(LazyRoutesMiddleware, routes=routes)
     app.add_exception_handler(auth.ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StorageError, _storage_error)
+    app.add_exception_handler(LambdaRAGError, _engine_error)
     app.add_exception_handler(Exception, _internal_error)
     return app
 
@@ -140,9 +140,13 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-async def _storage_error(request: Request, exc: Exception) -> JSONResponse:
+async def _engine_error(request: Request, exc: Exception) -> JSONResponse:
+    """Every engine error, answered as ``lambdarag.api.errors.api_error`` maps it."""
+    error = errors.api_error(cast(LambdaRAGError, exc))
+    if error is None:
+        return await _internal_error(request, exc)
     logger.warning("%s %s: %s", request.method, request.url.path, exc)
-    return await _api_error(request, errors.storage_error(cast(StorageError, exc)))
+    return await _api_error(request, error)
 
 
 async def _internal_error(request: Request, exc: Exception) -> JSONResponse:

@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, cast
 
+from lambdarag.errors import LambdaRAGError
 from lambdarag.llm import prompts, tokenizer
 from lambdarag.llm.base import ChatMessage as LLMMessage
 from lambdarag.query.answer import aquery
@@ -73,7 +74,7 @@ _BRACKET = re.compile(r"/([a-z]*)\[([^\n]*?)\](.*)", re.DOTALL)
 _TASK_PROMPT = re.compile(r"\n<chat_history>\s*\n\s*USER:")
 
 
-class ChatRequestError(ValueError):
+class ChatRequestError(LambdaRAGError, ValueError):
     """A chat request the server refuses: 400 (invalid), 404 (unknown model) or 413 (too big).
 
     ``message`` is the text for the client, saying what to fix.
@@ -82,6 +83,7 @@ class ChatRequestError(ValueError):
     def __init__(self, status_code: int, message: str) -> None:
         super().__init__(message)
         self.status_code = status_code
+        self.http_status = status_code  # type: ignore[misc]
         self.message = message
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lambdarag.config import Settings, SettingsError, load_settings
+from lambdarag.errors import LambdaRAGError, exit_code
 from lambdarag.query.param import MODES
 
 if TYPE_CHECKING:
@@ -59,22 +60,19 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings(**_overrides(args))
     except SettingsError as exc:
         sys.stderr.write(f"lambdarag: invalid setting: {exc}\n")
-        return 2
+        return exit_code(exc)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "serve":
         return _serve(settings)
-    from lambdarag.llm.base import LLMError
-    from lambdarag.storage.base import StorageError
-
     try:
         if args.command == "index":
             return asyncio.run(_index(settings, args.files))
         if args.command == "init-stores":
             return asyncio.run(_init_stores(settings, args.workspaces))
         return asyncio.run(_query(settings, args.text, args.mode))
-    except (LLMError, StorageError) as exc:
+    except LambdaRAGError as exc:  # the engine's own errors: one line, the model's exit code
         sys.stderr.write(f"lambdarag: {exc}\n")
-        return 1
+        return exit_code(exc)
 
 
 def _serve(settings: Settings) -> int:

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lambdarag.errors import LambdaRAGError
 from lambdarag.indexing.merge import merge_entities, merge_relations
 from lambdarag.indexing.parse import (
     SNIFF_BYTES,
@@ -53,8 +54,10 @@ _BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
                            "\u2066\u2067\u2068\u2069")
 
 
-class DocumentRequestError(ValueError):
+class DocumentRequestError(LambdaRAGError, ValueError):
     """A document request that cannot be done as asked; the message says what to change."""
+
+    http_status = 400
 
 
 class InvalidSourceError(DocumentRequestError):
@@ -64,6 +67,8 @@ class InvalidSourceError(DocumentRequestError):
 class SourceExistsError(DocumentRequestError):
     """The canonical basename is already stored or waiting in the input directory."""
 
+    http_status = 409
+
 
 class ReservedWorkspaceError(DocumentRequestError):
     """A workspace whose input folder would be a folder the default workspace uses."""
@@ -71,6 +76,8 @@ class ReservedWorkspaceError(DocumentRequestError):
 
 class FileTooLargeError(DocumentRequestError):
     """An upload over MAX_UPLOAD_SIZE."""
+
+    http_status = 413
 
 
 class UnreadableFileError(DocumentRequestError):
@@ -80,9 +87,13 @@ class UnreadableFileError(DocumentRequestError):
 class UnknownConflictError(DocumentRequestError):
     """No source conflict under that key, or the primary is not one of its documents."""
 
+    http_status = 404
+
 
 class ConflictChangedError(DocumentRequestError):
     """The conflict's documents differ from what the caller expected (a stale dry run)."""
+
+    http_status = 409
 
 
 @dataclass(frozen=True)

@@ -19,14 +19,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lambdarag.errors import LambdaRAGError
+
 if TYPE_CHECKING:
     from lambdarag.documents.lifecycle import NewDocument
     from lambdarag.documents.scan import ScanJob
     from lambdarag.workspace.workspace import Workspace
 
 
-class InputStoreError(RuntimeError):
+class InputStoreError(LambdaRAGError):
     """The input store refused or failed an operation; the message names it."""
+
+    http_status = 502
 
 
 class InputStore(ABC):

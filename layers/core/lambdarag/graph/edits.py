@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from lambdarag.errors import LambdaRAGError
 from lambdarag.indexing.merge import (
     entity_vector_id,
     merge_entities,
@@ -47,7 +48,7 @@ from lambdarag.storage.base import (
     RelationFragment,
     sorted_pair,
 )
-from lambdarag.utils import mdhash, now_unix
+from lambdarag.utils import mdhash, now_unix, pair_hash
 from lambdarag.workspace.workspace import Workspace
 
 Pair = tuple[str, str]
@@ -59,12 +60,16 @@ RELATION_EDIT_KEYS = frozenset({"description", "keywords", "source_id", "file_pa
 MANUAL_FILE_PATH = "manual_creation"
 
 
-class GraphOpError(ValueError):
+class GraphOpError(LambdaRAGError, ValueError):
     """A rejected edit (answered 400, the message as ``detail``)."""
 
+    http_status = 400
 
-class GraphNotFoundError(LookupError):
+
+class GraphNotFoundError(LambdaRAGError, LookupError):
     """The entity or relation does not exist (answered 404 by delete routes)."""
+
+    http_status = 404
 
 
 @dataclass(frozen=True)
@@ -87,8 +92,7 @@ def manual_entity_chunk(name: str) -> str:
 
 def manual_relation_chunk(src: str, tgt: str) -> str:
     """The synthetic chunk id of the user's edits of the relation ``src``-``tgt``."""
-    a, b = sorted_pair(src, tgt)
-    return mdhash(a + b, "manual-")
+    return pair_hash(src, tgt, "manual-")
 
 
 def _later_than(fragments: Iterable[EntityFragment | RelationFragment]) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NotRequired, TypedDict
 
+from lambdarag.errors import LambdaRAGError
 from lambdarag.indexing.parse import SECTION_SEPARATOR
 from lambdarag.llm import tokenizer
 
@@ -18,7 +19,7 @@ SECTION_META_KEYS = {"page": "pages", "slide": "slides", "sheet": "sheets"}
 CHUNK_META_KEYS = tuple(SECTION_META_KEYS.values())
 
 
-class ChunkingError(ValueError):
+class ChunkingError(LambdaRAGError, ValueError):
     """The text cannot be chunked with the requested options."""
 
 

@@ -23,7 +23,7 @@ from lambdarag.llm.base import EmbeddingBinding
 from lambdarag.llm.cache import CachedLLM
 from lambdarag.storage.base import GRAPH_FIELD_SEP, EntityFragment, RelationFragment
 from lambdarag.storage.stores import KeyedLocks, Stores
-from lambdarag.utils import mdhash, now_unix
+from lambdarag.utils import mdhash, now_unix, pair_hash
 
 UNKNOWN_TYPE = "UNKNOWN"
 MANUAL_CHUNK_PREFIX = "manual-"
@@ -61,8 +61,7 @@ def entity_vector_id(name: str) -> str:
 
 
 def relation_vector_id(src: str, tgt: str) -> str:
-    a, b = sorted((src, tgt))
-    return mdhash(a + b, "rel-")
+    return pair_hash(src, tgt, "rel-")
 
 
 def relation_key(src: str, tgt: str) -> str:

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from lambdarag.errors import LambdaRAGError
 from lambdarag.utils import canonical_source
 
 Section = tuple[str, dict[str, Any]]
@@ -42,7 +43,7 @@ SNIFF_BYTES = 4096  # the start of a file that tells whether it is what its exte
 _PARSER_HINT = re.compile(r"^(?P<stem>.+)\.\[[^\[\]./\\]+\](?P<suffix>\.[^.]+)$")
 
 
-class ParseError(ValueError):
+class ParseError(LambdaRAGError, ValueError):
     """The file cannot be turned into text; the message says why."""
 
 

@@ -32,7 +32,7 @@ class AzureOpenAIChat(OpenAIChat):
     def _auth_headers(self) -> dict[str, str]:
         return _api_key_header(self.config.api_key)
 
-    def _chat_url(self) -> str:
+    def _endpoint(self) -> str:
         return _deployment_url(
             self.config.host, self.config.model, "chat/completions", self.config.api_version
         )
@@ -44,7 +44,7 @@ class AzureOpenAIEmbedding(OpenAIEmbedding):
     def _auth_headers(self) -> dict[str, str]:
         return _api_key_header(self.config.api_key)
 
-    def _embeddings_url(self) -> str:
+    def _endpoint(self) -> str:
         return _deployment_url(
             self.config.host, self.config.model, "embeddings", self.config.api_version
         )

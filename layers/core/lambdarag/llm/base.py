@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from lambdarag.errors import LambdaRAGError
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -21,12 +23,14 @@ class ChatMessage(TypedDict):
     content: str
 
 
-class LLMError(Exception):
+class LLMError(LambdaRAGError):
     """Base error of the LLM and embedding bindings."""
 
 
 class LLMConfigError(LLMError):
     """A binding is misconfigured (unknown binding, missing key, bad host)."""
+
+    exit_code = 2
 
 
 class LLMUnavailableError(LLMError):
@@ -35,6 +39,8 @@ class LLMUnavailableError(LLMError):
     The message names the host and the setting that points at it, e.g.
     ``LLM host http://localhost:11434 (LLM_BINDING_HOST) is unreachable: connection refused``.
     """
+
+    retryable = True
 
 
 class LLMResponseError(LLMError):
@@ -75,12 +81,27 @@ class EmbeddingConfig:
     host_setting: str = "EMBEDDING_BINDING_HOST"
 
 
+def build_messages(
+    prompt: str, system_prompt: str | None, history: Sequence[ChatMessage]
+) -> list[ChatMessage]:
+    """System prompt first, then the history in order, then the new user prompt."""
+    messages: list[ChatMessage] = []
+    if system_prompt:
+        messages.append({"role": "system", "content": system_prompt})
+    messages.extend({"role": m["role"], "content": m["content"]} for m in history)
+    messages.append({"role": "user", "content": prompt})
+    return messages
+
+
 class LLMBinding(ABC):
-    """A chat model. ``complete`` returns the whole answer; ``stream`` yields deltas."""
+    """A chat model. ``complete`` returns the whole answer; ``stream`` yields deltas.
+
+    Both assemble the conversation once (:func:`build_messages`) and hand it to the
+    binding's :meth:`_complete` / :meth:`_stream`, so a binding only speaks its protocol.
+    """
 
     config: LLMConfig
 
-    @abstractmethod
     async def complete(
         self,
         prompt: str,
@@ -88,16 +109,26 @@ class LLMBinding(ABC):
         system_prompt: str | None = None,
         history: Sequence[ChatMessage] = (),
         json_mode: bool = False,
-    ) -> str: ...
+    ) -> str:
+        messages = build_messages(prompt, system_prompt, history)
+        return await self._complete(messages, json_mode=json_mode)
 
-    @abstractmethod
     def stream(
         self,
         prompt: str,
         *,
         system_prompt: str | None = None,
         history: Sequence[ChatMessage] = (),
-    ) -> AsyncIterator[str]: ...
+    ) -> AsyncIterator[str]:
+        return self._stream(build_messages(prompt, system_prompt, history))
+
+    @abstractmethod
+    async def _complete(self, messages: list[ChatMessage], *, json_mode: bool) -> str:
+        """The whole answer to the conversation ``messages``."""
+
+    @abstractmethod
+    def _stream(self, messages: list[ChatMessage]) -> AsyncIterator[str]:
+        """The answer to ``messages`` as text deltas (an async generator)."""
 
     @abstractmethod
     async def aclose(self) -> None: ...

@@ -54,14 +54,10 @@ def _caller(
     )
 
 
-def converse_request(
-    config: LLMConfig, prompt: str, system_prompt: str | None, history: Sequence[ChatMessage]
-) -> dict[str, Any]:
+def converse_request(config: LLMConfig, messages: Sequence[ChatMessage]) -> dict[str, Any]:
     """Converse parameters: system blocks, alternating turns, inference settings."""
-    systems = [system_prompt] if system_prompt else []
-    systems += [m["content"] for m in history if m["role"] == "system"]
-    turns = [m for m in history if m["role"] != "system"]
-    turns.append({"role": "user", "content": prompt})
+    systems = [m["content"] for m in messages if m["role"] == "system"]
+    turns = [m for m in messages if m["role"] != "system"]
     request: dict[str, Any] = {"modelId": config.model, "messages": _alternating(turns)}
     if systems:
         request["system"] = [{"text": text} for text in systems]
@@ -120,15 +116,8 @@ class BedrockChat(LLMBinding):
         self._owns_client = client is None
         self._aws = _caller(config, client, backoff)
 
-    async def complete(
-        self,
-        prompt: str,
-        *,
-        system_prompt: str | None = None,
-        history: Sequence[ChatMessage] = (),
-        json_mode: bool = False,
-    ) -> str:
-        request = converse_request(self.config, prompt, system_prompt, history)
+    async def _complete(self, messages: list[ChatMessage], *, json_mode: bool) -> str:
+        request = converse_request(self.config, messages)
         response = await self._aws.call(lambda: self._aws.client.converse(**request))
         try:
             blocks = response["output"]["message"]["content"]
@@ -138,14 +127,8 @@ class BedrockChat(LLMBinding):
             ) from exc
         return "".join(block.get("text", "") for block in blocks)
 
-    async def stream(
-        self,
-        prompt: str,
-        *,
-        system_prompt: str | None = None,
-        history: Sequence[ChatMessage] = (),
-    ) -> AsyncIterator[str]:
-        request = converse_request(self.config, prompt, system_prompt, history)
+    async def _stream(self, messages: list[ChatMessage]) -> AsyncIterator[str]:
+        request = converse_request(self.config, messages)
         async with self._aws.limit:
             response = await self._aws.call(
                 lambda: self._aws.client.converse_stream(**request), hold_limit=False

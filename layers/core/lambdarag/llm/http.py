@@ -1,8 +1,16 @@
-"""The HTTP side every httpx-based binding shares: one client, one limit, one retry policy."""
+"""The template every httpx-based binding is written on: request, limit, timeout, retry, errors.
+
+:class:`HttpClient` sends a request under the binding's MAX_ASYNC limit and timeout,
+retries transient failures with the one policy of :mod:`lambdarag.llm.retry`, and maps
+every failure to the binding errors. :class:`HttpChat` and :class:`HttpEmbedding` are
+the template methods on top of it: a protocol (OpenAI, Azure OpenAI, Ollama, lollms)
+only says where to send, what to send and how to read the answer.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -10,12 +18,15 @@ from typing import Any
 import httpx
 
 from lambdarag.llm.base import (
+    ChatMessage,
     EmbeddingConfig,
+    LLMBinding,
     LLMConfig,
     LLMConfigError,
     LLMResponseError,
     LLMUnavailableError,
 )
+from lambdarag.llm.embedding import BatchedEmbedding
 from lambdarag.llm.retry import Backoff, Target, check_response, transport_error, trim, with_retries
 
 
@@ -88,7 +99,10 @@ class HttpClient:
 
     async def post_json(self, url: str, body: dict[str, Any]) -> Any:
         """POST ``body`` as JSON and return the decoded JSON answer."""
-        response = await self.post(url, body)
+        return self.decode(await self.post(url, body))
+
+    def decode(self, response: httpx.Response) -> Any:
+        """The JSON body of a successful response; LLMResponseError when it is not JSON."""
         try:
             return response.json()
         except ValueError as exc:
@@ -141,3 +155,81 @@ async def _read_and_close(response: httpx.Response) -> None:
         await response.aread()
     finally:
         await response.aclose()
+
+
+class OverHttp(ABC):
+    """What an HTTP binding holds: its client (limit, timeout, retries), URL and credentials."""
+
+    config: LLMConfig | EmbeddingConfig
+
+    def _connect(self, backoff: Backoff | None) -> None:
+        self._http = HttpClient.for_config(self.config, backoff, self._auth_headers())
+        self._url = self._endpoint()
+
+    def _auth_headers(self) -> dict[str, str]:
+        return bearer(self.config.api_key)
+
+    @abstractmethod
+    def _endpoint(self) -> str:
+        """The URL requests go to."""
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    @property
+    def _where(self) -> str:
+        return self._http.target.where
+
+
+class HttpChat(OverHttp, LLMBinding):
+    """A chat binding over HTTP: the request and the stream written once.
+
+    A protocol fills in ``_endpoint``, :meth:`_body`, :meth:`_reply` and :meth:`_deltas`
+    (and ``_auth_headers`` when it is not a bearer token).
+
+    Parameters
+    ----------
+    config:
+        The binding's settings (host, model, timeout, MAX_ASYNC, retries, options).
+    backoff:
+        Retry wait policy; tests shrink it.
+    """
+
+    config: LLMConfig
+
+    def __init__(self, config: LLMConfig, *, backoff: Backoff | None = None) -> None:
+        self.config = config
+        self._connect(backoff)
+
+    @abstractmethod
+    def _body(self, messages: list[ChatMessage], *, stream: bool, json_mode: bool) -> dict[str, Any]:
+        """The request body for the conversation ``messages``."""
+
+    @abstractmethod
+    def _reply(self, response: httpx.Response) -> str:
+        """The answer text of a complete (not streamed) response."""
+
+    @abstractmethod
+    def _deltas(self, response: httpx.Response) -> AsyncIterator[str]:
+        """The answer's text deltas from an open streamed response."""
+
+    async def _complete(self, messages: list[ChatMessage], *, json_mode: bool) -> str:
+        body = self._body(messages, stream=False, json_mode=json_mode)
+        return self._reply(await self._http.post(self._url, body))
+
+    async def _stream(self, messages: list[ChatMessage]) -> AsyncIterator[str]:
+        body = self._body(messages, stream=True, json_mode=False)
+        async with self._http.stream(self._url, body) as response:
+            async for delta in self._deltas(response):
+                yield delta
+
+
+class HttpEmbedding(OverHttp, BatchedEmbedding):
+    """An embedding binding over HTTP: a protocol fills in ``_endpoint`` and
+    ``_embed_batch`` (posting with ``self._http``)."""
+
+    config: EmbeddingConfig
+
+    def __init__(self, config: EmbeddingConfig, *, backoff: Backoff | None = None) -> None:
+        self.config = config
+        self._connect(backoff)

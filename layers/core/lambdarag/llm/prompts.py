@@ -123,12 +123,8 @@ empty lists. Answer with the JSON object only.
 ---Output---
 """
 
-RAG_RESPONSE = """---Role---
-You answer questions from a knowledge base. Use only the Context below (knowledge-graph
-entities and relations, and document chunks); if it does not contain the answer, say so
-plainly instead of guessing. Take the conversation history into account.
-
----Answer rules---
+# The answer rules both answer prompts share, up to the Context they end with.
+_ANSWER_RULES = """---Answer rules---
 - Answer in the language of the query, formatted as Markdown, in this form: {response_type}.
 - Cite the documents you used: end with a section headed "### References" listing at most
   5 of them as "[n] Document Title" (the reference ids and titles from the Context's
@@ -138,7 +134,14 @@ plainly instead of guessing. Take the conversation history into account.
 {user_prompt}
 
 ---Context---
-{context_data}
+"""
+
+RAG_RESPONSE = """---Role---
+You answer questions from a knowledge base. Use only the Context below (knowledge-graph
+entities and relations, and document chunks); if it does not contain the answer, say so
+plainly instead of guessing. Take the conversation history into account.
+
+""" + _ANSWER_RULES + """{context_data}
 """
 
 NAIVE_RAG_RESPONSE = """---Role---
@@ -146,18 +149,9 @@ You answer questions from a document collection. Use only the document chunks in
 Context below; if they do not contain the answer, say so plainly instead of guessing.
 Take the conversation history into account.
 
----Answer rules---
-- Answer in the language of the query, formatted as Markdown, in this form: {response_type}.
-- Cite the documents you used: end with a section headed "### References" listing at most
-  5 of them as "[n] Document Title" (the reference ids and titles from the Context's
-  reference list), and write nothing after it.
-
----Additional Instructions---
-{user_prompt}
-
----Context---
-{content_data}
+""" + _ANSWER_RULES + """{content_data}
 """
+
 
 KG_CONTEXT = """Knowledge Graph Data (Entity):
 

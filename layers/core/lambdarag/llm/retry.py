@@ -1,4 +1,5 @@
-"""The retry policy every binding shares, and the errors a user sees when it gives up.
+"""How the bindings retry (the engine's one policy, :mod:`lambdarag.retry`), and the errors
+a user sees when it gives up.
 
 A provider call is retried when the failure is transient: HTTP 429, 500, 502, 503, 504,
 529, a dropped connection or a timeout. Waits grow exponentially with full jitter and
@@ -9,7 +10,6 @@ that names the setting to fix.
 from __future__ import annotations
 
 import logging
-import random
 import socket
 import time
 from collections.abc import Awaitable, Callable
@@ -18,7 +18,7 @@ from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
 import httpx
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+from tenacity import RetryCallState
 
 from lambdarag.llm.base import (
     EmbeddingConfig,
@@ -27,6 +27,7 @@ from lambdarag.llm.base import (
     LLMResponseError,
     LLMUnavailableError,
 )
+from lambdarag.retry import Backoff, retrying
 
 logger = logging.getLogger(__name__)
 
@@ -34,36 +35,6 @@ T = TypeVar("T")
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504, 529})
 ERROR_TEXT_LIMIT = 300
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Exponential backoff with full jitter, bounded below by ``Retry-After``.
-
-    Parameters
-    ----------
-    base:
-        Upper bound of the first wait in seconds; it doubles on every attempt.
-    cap:
-        Largest upper bound of a jittered wait.
-    retry_after_cap:
-        Largest wait a ``Retry-After`` header can ask for.
-
-    Examples
-    --------
-    >>> Backoff(base=0.01, cap=0.05).delay(attempt=1, retry_after=None) <= 0.01
-    True
-    """
-
-    base: float = 0.5
-    cap: float = 30.0
-    retry_after_cap: float = 60.0
-
-    def delay(self, attempt: int, retry_after: float | None) -> float:
-        jittered = random.uniform(0, min(self.cap, self.base * 2 ** (attempt - 1)))
-        if retry_after is None:
-            return jittered
-        return max(jittered, min(retry_after, self.retry_after_cap))
 
 
 @dataclass(frozen=True)
@@ -126,17 +97,17 @@ async def with_retries(
     async def attempt() -> T:
         return await call()
 
-    retrying = AsyncRetrying(
-        stop=stop_after_attempt(max_retries + 1),
-        wait=lambda state: backoff.delay(state.attempt_number, _failure(state).retry_after),
-        retry=retry_if_exception_type(TransientError),
-        before_sleep=lambda state: _log_retry(state, target, max_retries),
-        reraise=True,
+    policy = retrying(
+        retry_on=TransientError,
+        attempts=max_retries + 1,
+        backoff=backoff,
+        retry_after=lambda exc: exc.retry_after if isinstance(exc, TransientError) else None,
+        on_retry=lambda state: _log_retry(state, target, max_retries),
     )
     try:
-        return await retrying(attempt)
+        return await policy(attempt)
     except TransientError as exc:
-        attempts = int(retrying.statistics.get("attempt_number", 1))
+        attempts = int(policy.statistics.get("attempt_number", 1))
         tried = f" ({attempts} attempts)" if attempts > 1 else ""
         raise LLMUnavailableError(f"{target.where} {exc.problem}{tried}; {exc.hint}") from exc
 

@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from lambdarag.errors import LambdaRAGError
 from lambdarag.indexing.chunking import CHUNK_META_KEYS, chunk_sections
 from lambdarag.indexing.extract import extract_chunk
 from lambdarag.indexing.merge import merge_entities, merge_relations
@@ -38,7 +39,7 @@ SHARD_CHUNKS = 8
 MAX_SHARDS = 16
 
 
-class PipelineError(Exception):
+class PipelineError(LambdaRAGError):
     """A document cannot be indexed; the message is stored as its error_msg."""
 
 

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 
+from lambdarag.errors import LambdaRAGError
 from lambdarag.serverless.clients import client
 
 logger = logging.getLogger(__name__)
@@ -13,7 +14,7 @@ logger = logging.getLogger(__name__)
 SECRET_ENV = "LAMBDARAG_SECRET_ARN"
 
 
-class SecretFormatError(ValueError):
+class SecretFormatError(LambdaRAGError, ValueError):
     """The secret is not a JSON object of setting names to string values."""
 
 

@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from lambdarag.errors import LambdaRAGError
 from lambdarag.serverless.clients import client
 from lambdarag.utils import InvalidWorkspaceName, check_workspace_name
 
@@ -23,7 +24,7 @@ DELETE_DOCUMENTS = "Delete Documents"
 IDS_PER_EVENT = 1000  # ~45 KB of ids: far below the 256 KB asynchronous payload limit
 
 
-class JobEventError(ValueError):
+class JobEventError(LambdaRAGError, ValueError):
     """A job event without the fields a delete needs."""
 
 

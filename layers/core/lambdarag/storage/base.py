@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from lambdarag.errors import LambdaRAGError
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -25,12 +27,16 @@ if TYPE_CHECKING:
 GRAPH_FIELD_SEP = "<SEP>"
 
 
-class StorageError(Exception):
-    """Base error of every storage adapter."""
+class StorageError(LambdaRAGError):
+    """Base error of every storage adapter (503: the store cannot serve the request now)."""
+
+    http_status = 503
 
 
 class StoreUnavailableError(StorageError):
     """The backing server or file cannot be reached or opened."""
+
+    retryable = True
 
 
 class StoreThrottledError(StoreUnavailableError):
@@ -39,6 +45,9 @@ class StoreThrottledError(StoreUnavailableError):
 
 class VersionConflictError(StorageError):
     """An optimistic write lost against a concurrent writer; re-read and retry."""
+
+    http_status = 409
+    retryable = True
 
 
 class Provisioned:
@@ -165,20 +174,24 @@ class DocStatusStorage(Provisioned, ABC):
     @abstractmethod
     async def by_status(self, statuses: Sequence[str]) -> list[DocStatusRecord]: ...
 
-    @abstractmethod
-    async def by_track_id(self, track_id: str) -> list[DocStatusRecord]: ...
+    async def by_track_id(self, track_id: str) -> list[DocStatusRecord]:
+        return await self._by_field("track_id", track_id)
+
+    async def by_file_path(self, file_path: str) -> list[DocStatusRecord]:
+        return await self._by_field("file_path", file_path)
+
+    async def by_content_hash(self, content_hash: str) -> list[DocStatusRecord]:
+        return await self._by_field("content_hash", content_hash)
 
     @abstractmethod
-    async def by_file_path(self, file_path: str) -> list[DocStatusRecord]: ...
-
-    @abstractmethod
-    async def by_content_hash(self, content_hash: str) -> list[DocStatusRecord]: ...
+    async def _by_field(self, name: str, value: str) -> list[DocStatusRecord]:
+        """Every record whose field ``name`` (``track_id``, ``file_path``, ``content_hash``)
+        equals ``value``, by id."""
 
     @abstractmethod
     async def status_counts(self) -> dict[str, int]:
         """Counts per status value present (no zero entries, no "all")."""
 
-    @abstractmethod
     async def page(
         self,
         *,
@@ -191,6 +204,15 @@ class DocStatusStorage(Provisioned, ABC):
         """Page ``page`` (1-based) of the rows whose status is in ``statuses`` (None or
         empty = all), ordered by ``sort_field`` then ``id``, both in ``sort_direction``;
         ``total_count`` counts every matching row. Bad arguments raise ValueError."""
+        check_page_args(page, page_size, sort_field, sort_direction)
+        wanted = list(dict.fromkeys(statuses or ()))
+        return await self._page(wanted, page, page_size, sort_field, sort_direction)
+
+    @abstractmethod
+    async def _page(
+        self, statuses: list[str], page: int, page_size: int, sort_field: str, sort_direction: str
+    ) -> DocPage:
+        """:meth:`page` with checked arguments; ``statuses`` without repeats (empty = all)."""
 
     @abstractmethod
     async def drop(self) -> None: ...

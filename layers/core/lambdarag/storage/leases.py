@@ -45,6 +45,8 @@ _BACKOFF_BASE, _BACKOFF_CAP = 0.05, 2.0
 class LeaseLostError(StorageError):
     """A lease expired and was taken by another process while this one held it."""
 
+    retryable = True
+
 
 class SharedKeyLocks(KeyedLocks):
     """``hold(keys)``: the in-process locks, then a lease on each key in ``kv``."""

@@ -38,14 +38,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from tenacity import (
-    AsyncRetrying,
-    RetryError,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_random_exponential,
-)
+from tenacity import RetryError
 
+from lambdarag.retry import Backoff, retrying
 from lambdarag.storage.base import KVStorage, StorageError, VersionConflictError
 
 HISTORY_LIMIT = 5000
@@ -54,6 +49,7 @@ STATUS_NAMESPACE = "pipeline_status"
 STATUS_KEY = "status"
 STORED_HISTORY = 300
 MAX_ATTEMPTS = 50
+CONFLICT_BACKOFF = Backoff(base=0.02, cap=1.0)  # concurrent steps: short waits, many tries
 ALL_PROCESSED = "All documents processed"
 _FIELDS = ("busy", "job_name", "job_start", "docs", "batchs", "cur_batch",
            "latest_message", "cancellation_requested", "total_messages", "active")
@@ -254,13 +250,10 @@ class SharedPipelineStatus:
             edit(status)
             await self._kv.put_if_version(STATUS_KEY, status.to_record(), version)
 
-        retrying = AsyncRetrying(
-            retry=retry_if_exception_type(VersionConflictError),
-            wait=wait_random_exponential(multiplier=0.02, max=1.0),  # full jitter
-            stop=stop_after_attempt(MAX_ATTEMPTS),
-        )
+        policy = retrying(retry_on=VersionConflictError, attempts=MAX_ATTEMPTS,
+                          backoff=CONFLICT_BACKOFF, reraise=False)
         try:
-            await retrying(attempt)
+            await policy(attempt)
         except RetryError:
             raise StorageError(
                 "the pipeline status kept changing under this writer; retry later"

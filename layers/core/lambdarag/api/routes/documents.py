@@ -2,7 +2,7 @@
 
 Thin: wire shapes and status codes here, the work in ``lambdarag.documents.lifecycle`` and
 ``lambdarag.documents.scan``. Refusals are ``documents.DocumentRequestError`` subclasses, which
-``_as_http`` turns into 4xx answers whose detail says what to change.
+the app's one handler answers with their status and a detail that says what to change.
 """
 
 from __future__ import annotations
@@ -10,8 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
@@ -55,7 +54,7 @@ from lambdarag.api.schemas import (
 from lambdarag.config import Settings
 from lambdarag.documents import lifecycle as documents
 from lambdarag.documents.lifecycle import NewDocument
-from lambdarag.documents.ports import DeleteRequest, InputStoreError
+from lambdarag.documents.ports import DeleteRequest
 from lambdarag.documents.scan import ScanJob
 from lambdarag.indexing.parse import SUPPORTED_EXTENSIONS, canonical_basename
 from lambdarag.runtime.engine import Engine
@@ -65,26 +64,9 @@ from lambdarag.workspace.workspace import Workspace
 
 router = APIRouter(prefix="/documents", tags=["documents"])
 
-_STATUS_CODES: dict[type[documents.DocumentRequestError], int] = {
-    documents.InvalidSourceError: 400,
-    documents.ReservedWorkspaceError: 400,
-    documents.UnknownConflictError: 404,
-    documents.SourceExistsError: 409,
-    documents.ConflictChangedError: 409,
-    documents.FileTooLargeError: 413,
-    documents.UnreadableFileError: 400,
-}
 BAD_CURSOR = ("Invalid cursor: pass the next_cursor of the previous response, "
               "or no cursor for the first page")
 TEXTS_NEED_SOURCES = "A valid file_source is required for each text"
-
-
-@contextmanager
-def _as_http() -> Iterator[None]:
-    try:
-        yield
-    except documents.DocumentRequestError as exc:
-        raise HTTPException(_STATUS_CODES[type(exc)], str(exc)) from exc
 
 
 # ------------------------------------------------------------------ OpenAPI examples
@@ -129,8 +111,7 @@ def _inserted(message: str, track_id: str = TRACK_ID) -> dict[int | str, Any]:
 
 def _input_folder(settings: Settings, ws: Workspace) -> Path:
     """The workspace's folder under INPUT_DIR; 400 for a workspace that cannot have one."""
-    with _as_http():
-        return documents.input_folder(settings.input_dir, ws.name)
+    return documents.input_folder(settings.input_dir, ws.name)
 
 
 async def _enqueue(engine: Engine, ws: Workspace, docs: list[NewDocument], track_id: str) -> None:
@@ -156,8 +137,7 @@ async def insert_text(body: InsertTextRequest, engine: EngineDep, ws: WorkspaceD
     replaces it (a retry).
     """
     source = canonical_basename(body.file_source)
-    with _as_http():
-        failed = await documents.claim_sources(ws, [source], "re-inserting")
+    failed = await documents.claim_sources(ws, [source], "re-inserting")
     await documents.replace_failed(ws, failed)
     track_id = new_track_id("insert")
     await _enqueue(engine, ws, [NewDocument(source, body.text)], track_id)
@@ -192,8 +172,7 @@ async def insert_texts(body: InsertTextsRequest, engine: EngineDep, ws: Workspac
     stored yet, or stored by a FAILED document, which the new text replaces (a retry).
     """
     sources = _text_sources(body)
-    with _as_http():
-        failed = await documents.claim_sources(ws, sources, "re-inserting")
+    failed = await documents.claim_sources(ws, sources, "re-inserting")
     await documents.replace_failed(ws, failed)
     track_id = new_track_id("insert")
     docs = [NewDocument(s, t) for s, t in zip(sources, body.texts, strict=True)]
@@ -243,14 +222,10 @@ async def upload(
     if isinstance(file, str):  # a multipart part with an empty filename arrives as text
         raise HTTPException(400, "Filename cannot be empty")
     folder = _input_folder(settings, ws)
-    with _as_http():
-        doc = await documents.store_file(ws, folder, file.filename, _pieces(file),
-                                         settings.max_upload_size or 0)
+    doc = await documents.store_file(ws, folder, file.filename, _pieces(file),
+                                     settings.max_upload_size or 0)
     track_id = new_track_id("upload")
-    try:
-        doc_ids = await engine.inputs.accept_upload(ws, doc, track_id)
-    except InputStoreError as exc:
-        raise HTTPException(502, str(exc)) from exc
+    doc_ids = await engine.inputs.accept_upload(ws, doc, track_id)
     if doc_ids:
         await engine.runner.submit(ws.name, doc_ids)
     return InsertResponse(
@@ -392,11 +367,8 @@ async def delete_document(
     ``Deleting N Documents`` and stops between documents on ``cancel_pipeline``.
     """
     request = DeleteRequest(ws.name, list(body.doc_ids), body.delete_file, body.delete_llm_cache)
-    try:
-        folder = _input_folder(settings, ws) if body.delete_file else None
-        await engine.deletes.submit(ws, request, folder, tasks.add_task)
-    except InputStoreError as exc:
-        raise HTTPException(502, str(exc)) from exc
+    folder = _input_folder(settings, ws) if body.delete_file else None
+    await engine.deletes.submit(ws, request, folder, tasks.add_task)
     return DeleteDocResponse(
         status="deletion_started",
         message=f"Document deletion for {len(body.doc_ids)} documents has been initiated. "
@@ -621,12 +593,11 @@ async def repair_source_conflict(body: RepairConflictRequest, ws: WorkspaceDep) 
     Delete them by id to drop them. Run with ``dry_run=true`` (the default) first, then
     commit with its ``candidate_count`` and ``fingerprint`` as the expected values.
     """
-    with _as_http():
-        repair = await documents.repair_conflict(
-            ws, body.canonical_source_key, body.primary_doc_id,
-            expected_count=body.expected_candidate_count,
-            expected_fingerprint=body.expected_candidate_fingerprint, dry_run=body.dry_run,
-        )
+    repair = await documents.repair_conflict(
+        ws, body.canonical_source_key, body.primary_doc_id,
+        expected_count=body.expected_candidate_count,
+        expected_fingerprint=body.expected_candidate_fingerprint, dry_run=body.dry_run,
+    )
     return RepairConflictResponse(
         canonical_source_key=repair.canonical_source_key, primary_doc_id=repair.primary_doc_id,
         candidate_count=repair.candidate_count, fingerprint=repair.fingerprint,

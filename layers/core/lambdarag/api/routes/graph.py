@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from lambdarag.api.deps import SettingsDep, WorkspaceDep
@@ -199,10 +199,6 @@ async def entity_exists(
 # -------------------------------------------------------------------- mutations
 
 
-def _bad_request(exc: graph_ops.GraphOpError) -> HTTPException:
-    return HTTPException(400, str(exc))
-
-
 @router.post(
     "/graph/entity/create", summary="Create an entity",
     responses={
@@ -215,10 +211,7 @@ def _bad_request(exc: graph_ops.GraphOpError) -> HTTPException:
 async def create_entity(body: EntityCreateRequest, ws: WorkspaceDep) -> dict[str, Any]:
     """Create an entity with its description and type; it is embedded for retrieval at once.
     An existing name answers 400."""
-    try:
-        data = await graph_ops.create_entity(ws, body.entity_name, body.entity_data)
-    except graph_ops.GraphOpError as exc:
-        raise _bad_request(exc) from exc
+    data = await graph_ops.create_entity(ws, body.entity_name, body.entity_data)
     return {"status": "success",
             "message": f"Entity '{data['entity_name']}' created successfully", "data": data}
 
@@ -238,12 +231,9 @@ async def create_entity(body: EntityCreateRequest, ws: WorkspaceDep) -> dict[str
 async def create_relation(body: RelationCreateRequest, ws: WorkspaceDep) -> dict[str, Any]:
     """Create a relation between two existing entities (create them first if needed).
     A missing entity or an existing relation answers 400."""
-    try:
-        data = await graph_ops.create_relation(
-            ws, body.source_entity, body.target_entity, body.relation_data
-        )
-    except graph_ops.GraphOpError as exc:
-        raise _bad_request(exc) from exc
+    data = await graph_ops.create_relation(
+        ws, body.source_entity, body.target_entity, body.relation_data
+    )
     return {
         "status": "success",
         "message": f"Relation created successfully between '{body.source_entity}' and "
@@ -271,13 +261,10 @@ async def edit_entity(body: EntityUpdateRequest, ws: WorkspaceDep) -> dict[str, 
     """Update an entity's ``entity_type``, ``description``, ``source_id`` or ``file_path``
     (strings). Renaming (``entity_name``) needs ``allow_rename``; renaming onto an existing
     name also needs ``allow_merge``. Anything else answers 400 with the reason."""
-    try:
-        result = await graph_ops.edit_entity(
-            ws, body.entity_name, body.updated_data,
-            allow_rename=body.allow_rename, allow_merge=body.allow_merge,
-        )
-    except graph_ops.GraphOpError as exc:
-        raise _bad_request(exc) from exc
+    result = await graph_ops.edit_entity(
+        ws, body.entity_name, body.updated_data,
+        allow_rename=body.allow_rename, allow_merge=body.allow_merge,
+    )
     message = (f"Entity merged successfully into '{result.final_name}'" if result.merged
                else "Entity updated successfully")
     return {
@@ -310,10 +297,7 @@ async def edit_entity(body: EntityUpdateRequest, ws: WorkspaceDep) -> dict[str, 
 async def edit_relation(body: RelationUpdateRequest, ws: WorkspaceDep) -> dict[str, Any]:
     """Update a relation's ``description``, ``keywords``, ``source_id`` or ``file_path``
     (strings) or ``weight`` (a number). Anything else answers 400 with the reason."""
-    try:
-        data = await graph_ops.edit_relation(ws, body.source_id, body.target_id, body.updated_data)
-    except graph_ops.GraphOpError as exc:
-        raise _bad_request(exc) from exc
+    data = await graph_ops.edit_relation(ws, body.source_id, body.target_id, body.updated_data)
     return {"status": "success", "message": "Relation updated successfully", "data": data}
 
 
@@ -335,12 +319,9 @@ async def edit_relation(body: RelationUpdateRequest, ws: WorkspaceDep) -> dict[s
 async def merge_entities(body: EntityMergeRequest, ws: WorkspaceDep) -> dict[str, Any]:
     """Merge ``entities_to_change`` into ``entity_to_change_into``: their relations move to
     it and they are deleted. An unknown source entity answers 400."""
-    try:
-        data = await graph_ops.merge_entities_into(
-            ws, body.entities_to_change, body.entity_to_change_into
-        )
-    except graph_ops.GraphOpError as exc:
-        raise _bad_request(exc) from exc
+    data = await graph_ops.merge_entities_into(
+        ws, body.entities_to_change, body.entity_to_change_into
+    )
     count = len({n for n in body.entities_to_change if n != body.entity_to_change_into})
     return {
         "status": "success",
@@ -352,10 +333,7 @@ async def merge_entities(body: EntityMergeRequest, ws: WorkspaceDep) -> dict[str
 async def _delete_entity(body: DeleteEntityRequest, ws: WorkspaceDep) -> GraphDeleteResponse:
     """Delete an entity, its relations and what documents said about them, so a later
     rebuild does not bring them back. An unknown entity answers 404."""
-    try:
-        await graph_ops.delete_entity(ws, body.entity_name)
-    except graph_ops.GraphNotFoundError as exc:
-        raise HTTPException(404, str(exc)) from exc
+    await graph_ops.delete_entity(ws, body.entity_name)
     return GraphDeleteResponse(
         message=f"Entity '{body.entity_name}' deleted successfully"
     )
@@ -364,10 +342,7 @@ async def _delete_entity(body: DeleteEntityRequest, ws: WorkspaceDep) -> GraphDe
 async def _delete_relation(body: DeleteRelationRequest, ws: WorkspaceDep) -> GraphDeleteResponse:
     """Delete a relation (either direction) and what documents said about it, so a later
     rebuild does not bring it back. An unknown relation answers 404."""
-    try:
-        await graph_ops.delete_relation(ws, body.source_entity, body.target_entity)
-    except graph_ops.GraphNotFoundError as exc:
-        raise HTTPException(404, str(exc)) from exc
+    await graph_ops.delete_relation(ws, body.source_entity, body.target_entity)
     return GraphDeleteResponse(
         message=f"Relation from '{body.source_entity}' to '{body.target_entity}' "
         "deleted successfully"

@@ -43,7 +43,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
-from lambdarag.storage.base import DocPage, DocStatusRecord, DocStatusStorage, check_page_args
+from lambdarag.storage.base import DocPage, DocStatusRecord, DocStatusStorage
 from lambdarag.storage.dynamodb.table import (
     LEAN_ATTRIBUTES,
     DynamoTable,
@@ -119,15 +119,6 @@ class DynamoDocStatusStorage(DocStatusStorage):
 
         return await self._table.run(read)
 
-    async def by_track_id(self, track_id: str) -> list[DocStatusRecord]:
-        return await self._lookup("track_id", track_id)
-
-    async def by_file_path(self, file_path: str) -> list[DocStatusRecord]:
-        return await self._lookup("file_path", file_path)
-
-    async def by_content_hash(self, content_hash: str) -> list[DocStatusRecord]:
-        return await self._lookup("content_hash", content_hash)
-
     async def status_counts(self) -> dict[str, int]:
         def read() -> dict[str, int]:
             entries = self._table.query_sync(self._pk, index="doc-list", attributes=["st"])
@@ -135,18 +126,9 @@ class DynamoDocStatusStorage(DocStatusStorage):
 
         return await self._table.run(read)
 
-    async def page(
-        self,
-        *,
-        statuses: Sequence[str] | None,
-        page: int,
-        page_size: int,
-        sort_field: str,
-        sort_direction: str,
+    async def _page(
+        self, wanted: list[str], page: int, page_size: int, sort_field: str, sort_direction: str
     ) -> DocPage:
-        """One page (1-based), ordered by ``sort_field`` then ``id`` (see the module docstring)."""
-        check_page_args(page, page_size, sort_field, sort_direction)
-        wanted = list(dict.fromkeys(statuses or ()))
         attribute = SORT_ATTRIBUTES[sort_field]
 
         def read() -> DocPage:
@@ -201,7 +183,7 @@ class DynamoDocStatusStorage(DocStatusStorage):
                 entries.setdefault(entry["id"], entry)
         return list(entries.values())
 
-    async def _lookup(self, field: str, value: str) -> list[DocStatusRecord]:
+    async def _by_field(self, field: str, value: str) -> list[DocStatusRecord]:
         index, kind, _ = _LOOKUPS[field]
 
         def read() -> list[DocStatusRecord]:

@@ -8,7 +8,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any, cast
 
-from lambdarag.storage.base import DocPage, DocStatusRecord, DocStatusStorage, check_page_args
+from lambdarag.storage.base import DocPage, DocStatusRecord, DocStatusStorage
 from lambdarag.storage.embedded.db import Database, chunked, placeholders
 
 logger = logging.getLogger(__name__)
@@ -74,35 +74,14 @@ class SqliteDocStatusStorage(DocStatusStorage):
         )
         return await self._db.read(lambda conn: _records(conn.execute(sql, wanted)))
 
-    async def by_track_id(self, track_id: str) -> list[DocStatusRecord]:
-        return await self._by_column("track_id", track_id)
-
-    async def by_file_path(self, file_path: str) -> list[DocStatusRecord]:
-        return await self._by_column("file_path", file_path)
-
-    async def by_content_hash(self, content_hash: str) -> list[DocStatusRecord]:
-        return await self._by_column("content_hash", content_hash)
-
     async def status_counts(self) -> dict[str, int]:
         sql = "SELECT status, COUNT(*) FROM doc_status GROUP BY status"
         rows = await self._db.read(lambda conn: conn.execute(sql).fetchall())
         return {status: count for status, count in rows}
 
-    async def page(
-        self,
-        *,
-        statuses: Sequence[str] | None,
-        page: int,
-        page_size: int,
-        sort_field: str,
-        sort_direction: str,
+    async def _page(
+        self, wanted: list[str], page: int, page_size: int, sort_field: str, sort_direction: str
     ) -> DocPage:
-        """One page (1-based) of rows, optionally restricted to ``statuses``.
-
-        Rows are ordered by ``sort_field`` then ``id``, both in ``sort_direction``.
-        """
-        check_page_args(page, page_size, sort_field, sort_direction)
-        wanted = list(dict.fromkeys(statuses or ()))
         where = f"WHERE status IN ({placeholders(len(wanted))})" if wanted else ""
         order = f"{sort_field} {sort_direction}"
         if sort_field != "id":
@@ -123,7 +102,7 @@ class SqliteDocStatusStorage(DocStatusStorage):
         await self._db.write(lambda conn: conn.execute("DELETE FROM doc_status"))
         logger.info("dropped doc_status")
 
-    async def _by_column(self, column: str, value: str) -> list[DocStatusRecord]:
+    async def _by_field(self, column: str, value: str) -> list[DocStatusRecord]:
         sql = f"SELECT data FROM doc_status WHERE {column} = ? ORDER BY id"
         return await self._db.read(lambda conn: _records(conn.execute(sql, (value,))))
 

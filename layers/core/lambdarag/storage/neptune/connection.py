@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import random
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -28,8 +27,9 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity import RetryCallState
 
+from lambdarag.retry import Backoff, retrying
 from lambdarag.storage.base import (
     StorageError,
     StoreThrottledError,
@@ -240,23 +240,18 @@ class GremlinRunner:
         async def attempt() -> T:
             return await asyncio.to_thread(attempt_sync)
 
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.config.max_retries + 1),
-            wait=self._delay,
-            retry=retry_if_exception(is_retryable),
-            before_sleep=self._log_retry,
-            reraise=True,
+        policy = retrying(
+            retry_on=is_retryable,
+            attempts=self.config.max_retries + 1,
+            backoff=Backoff(base=self.config.backoff_base, cap=self.config.backoff_cap),
+            on_retry=self._log_retry,
         )
         try:
-            return await retrying(attempt)
+            return await policy(attempt)
         except StorageError:
             raise
         except Exception as exc:
             raise translate(exc, self.config.url) from exc
-
-    def _delay(self, state: RetryCallState) -> float:
-        ceiling = self.config.backoff_base * 2 ** (state.attempt_number - 1)
-        return random.uniform(0, min(self.config.backoff_cap, ceiling))
 
     def _log_retry(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
