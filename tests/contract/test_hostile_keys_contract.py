@@ -143,6 +143,7 @@ class TestHostileKeys:
         assert edges[(ANCHOR, key)]["description"] == key == edges[(key, ANCHOR)]["keywords"]
         assert await graph.node_degrees([key]) == {key: 1}
         assert await graph.node_edges([key]) == {key: [(key, ANCHOR)]}
+        assert await graph.ranked_edges([key]) == [(sorted_pair(key, ANCHOR), 2)]
         assert sorted(await graph.all_labels()) == sorted([key, ANCHOR])
         assert set(await graph.popular_labels(10)) == {key, ANCHOR}
         sub = await graph.subgraph(key, 1, 10)

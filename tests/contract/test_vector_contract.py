@@ -60,6 +60,23 @@ async def test_similarities_score_the_named_vectors_only(factory: StorageFactory
     assert await store.similarities([], query) == {}
 
 
+async def test_preload_changes_no_answer(factory_maker: MakeFactory) -> None:
+    # GIVEN a store preloaded while empty, then written by another factory
+    reader = factory_maker(WORKSPACE).vectors("chunks", DIM)
+    await reader.preload()
+    writer = factory_maker(WORKSPACE).vectors("chunks", DIM)
+    items, vectors = random_items(20)
+    await writer.upsert(items, vectors)
+
+    # WHEN preloaded again and queried
+    await reader.preload()
+    hits = await reader.query(vectors[4], 3, threshold=-1.0)
+
+    # THEN it answers from everything written
+    assert hits[0]["id"] == "v4"
+    assert await reader.count() == 20
+
+
 async def test_hits_carry_the_stored_metadata(factory: StorageFactory) -> None:
     store = factory.vectors("entities", DIM)
     items, vectors = random_items(3)

@@ -104,3 +104,41 @@ async def test_batch_size_one_is_lightrags_one_call_per_key(tmp_path: Any) -> No
                          options=SummaryOptions(use_cache=False, summary_batch_size=1))
     assert len(llm.prompts) == 13
     assert not any("---Descriptions by name---" in p for p in llm.prompts)
+
+
+class SlowLLM(BrainLLM):
+    """The brain's answers after a pause; records how many calls were in flight at most."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.in_flight = self.most = 0
+
+    async def complete(self, prompt: str, **kwargs: Any) -> str:
+        import asyncio
+
+        self.in_flight += 1
+        self.most = max(self.most, self.in_flight)
+        try:
+            await asyncio.sleep(0.05)
+            return await super().complete(prompt, **kwargs)
+        finally:
+            self.in_flight -= 1
+
+
+async def test_a_key_too_large_for_one_prompt_summarises_its_groups_at_once(
+    tmp_path: Any,
+) -> None:
+    # GIVEN one entity whose 40 descriptions fill about four prompts of 300 tokens
+    descriptions = [f"Ada Byron wrote note {i} on the engine, " + "with many details " * 12
+                    for i in range(40)]
+    options = SummaryOptions(summary_context_size=300, use_cache=False)
+    llm = SlowLLM()
+
+    # WHEN it is summarised
+    text, used = await summarize_descriptions("entity", "Ada Byron", descriptions,
+                                              llm=await cached(llm, tmp_path), options=options)
+
+    # THEN the groups of the first level were asked at the same time, then reduced
+    assert used and text
+    assert len(llm.prompts) > 4
+    assert llm.most >= 4

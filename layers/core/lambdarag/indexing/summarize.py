@@ -162,12 +162,18 @@ async def summarize_descriptions(
             ):
                 return prompts.GRAPH_FIELD_SEP.join(current), used_llm
             return await _summarize_once(kind, name, current, llm, options), True
+        # The groups of one level are independent: summarise them at once (MAX_ASYNC
+        # still bounds the calls), so a large key costs one call's latency per level.
         groups = _token_bounded_groups(current, options.summary_context_size)
-        current = [
-            await _summarize_once(kind, name, group, llm, options) if len(group) > 1 else group[0]
-            for group in groups
-        ]
+        current = list(await asyncio.gather(*(_one_or_summary(kind, name, group, llm, options)
+                                             for group in groups)))
         used_llm = True
+
+
+async def _one_or_summary(
+    kind: str, name: str, group: list[str], llm: CachedLLM, options: SummaryOptions
+) -> str:
+    return await _summarize_once(kind, name, group, llm, options) if len(group) > 1 else group[0]
 
 
 def _token_bounded_groups(descriptions: list[str], limit: int) -> list[list[str]]:

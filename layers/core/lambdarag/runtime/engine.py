@@ -10,6 +10,7 @@ build the Engine with the adapters of their runtime.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     from lambdarag.documents.ports import DeleteQueue, InputStore
     from lambdarag.storage.select import StorageSelection
     from lambdarag.workspace.pipeline_status import SharedPipelineStatus
+
+logger = logging.getLogger(__name__)
 
 # Lease records live in their own KV namespace: not one of Stores', so clearing the
 # documents (which drops every store) never drops a lock someone holds.
@@ -139,6 +142,7 @@ class Engine:
         self.inputs = ports.inputs
         self.deletes = ports.deletes
         self.scan_jobs: dict[str, ScanJob] = {}
+        self._preloading: asyncio.Task[None] | None = None
 
     async def workspace(self, name: str | None = None) -> Workspace:
         """The workspace ``name`` (default: WORKSPACE), opened once per process."""
@@ -198,9 +202,21 @@ class Engine:
         """Start the runner and resume the unfinished documents of every stored workspace."""
         self.runner.start()
         names = dict.fromkeys([self.settings.workspace, *self._stored_workspaces()])
-        return sum([await self.runner.resume(name) for name in names])
+        resumed = sum([await self.runner.resume(name) for name in names])
+        self._preloading = asyncio.create_task(self._preload(self.settings.workspace))
+        return resumed
+
+    async def _preload(self, name: str) -> None:
+        """Load the default workspace's vector indexes in the background after start."""
+        try:
+            await (await self.workspace(name)).stores.preload()
+        except Exception as exc:  # noqa: BLE001 - the first query loads them instead
+            logger.warning("preloading the vector indexes of %r failed: %s", name, exc)
 
     async def aclose(self) -> None:
+        if self._preloading is not None:
+            self._preloading.cancel()
+            await asyncio.gather(self._preloading, return_exceptions=True)
         await self.runner.stop()
         for factory in self._factories.values():
             await factory.close()

@@ -322,6 +322,10 @@ class VectorStorage(Provisioned, ABC):
     @abstractmethod
     async def get_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]: ...
 
+    async def preload(self) -> None:
+        """Load ahead what the first query would (an in-memory index); by default nothing,
+        as for stores that search on a server."""
+
     async def similarities(self, ids: Sequence[str], vector: np.ndarray) -> dict[str, float]:
         """Cosine of ``vector`` with each stored vector of ``ids`` (absent ids left out).
 

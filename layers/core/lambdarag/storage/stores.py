@@ -60,6 +60,11 @@ class Stores:
             graph=factory.graph(),
         )
 
+    async def preload(self) -> None:
+        """Load the vector stores' in-memory indexes, so the first query does not wait."""
+        for store in (self.entities_vdb, self.relationships_vdb, self.chunks_vdb):
+            await store.preload()
+
     async def ensure(self) -> list[str]:
         """Create every store's missing resources (tables, indexes) ahead of use.
 

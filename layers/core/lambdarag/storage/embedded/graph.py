@@ -264,7 +264,9 @@ def _degrees(conn: sqlite3.Connection, names: Sequence[str]) -> dict[str, int]:
     found: dict[str, int] = {}
     for batch in chunked(names):
         cursor = conn.execute(
-            f"SELECT name, degree FROM nodes WHERE name IN ({placeholders(len(batch))})", batch
+            "SELECT name, degree FROM nodes INDEXED BY nodes_name_degree "
+            f"WHERE name IN ({placeholders(len(batch))})",
+            batch,
         )
         found.update(cursor)
     return found

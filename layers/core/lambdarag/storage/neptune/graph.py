@@ -45,9 +45,11 @@ from lambdarag.storage.base import (
     GraphStorage,
     KnowledgeGraph,
     StorageError,
+    best_edges,
     check_subgraph_args,
     rank_labels,
     sorted_pair,
+    weight_of,
 )
 from lambdarag.storage.neptune.connection import GremlinRunner
 
@@ -279,6 +281,28 @@ class NeptuneGraphStorage(GraphStorage):
             )
             neighbours.update((row["n"], sorted(set(row["nb"]))) for row in rows)
         return {name: [(name, nb) for nb in neighbours.get(name, [])] for name in wanted}
+
+    async def ranked_edges(self, names: Sequence[str]) -> list[tuple[Pair, int]]:
+        """Ranked on the server from the endpoints' degree property: no properties travel."""
+        rank: dict[Pair, int] = {}
+        weights: dict[Pair, float] = {}
+        for batch in _chunks(list(dict.fromkeys(names)), READ_BATCH):
+            ids = [self._vid(name) for name in batch]
+            rows = await self._runner.run(
+                lambda g, ids=ids: (
+                    g.V(*ids).bothE().dedup()
+                    .project("a", "b", "w", "r")
+                    .by(__.outV().values(NAME))
+                    .by(__.inV().values(NAME))
+                    .by(__.coalesce(__.values("weight"), __.constant(0.0)))
+                    .by(__.bothV().values(DEGREE).sum_())
+                    .to_list()
+                )
+            )
+            for row in rows:
+                pair = sorted_pair(row["a"], row["b"])
+                rank[pair], weights[pair] = int(row["r"]), weight_of(row["w"])
+        return [(pair, rank[pair]) for pair in best_edges(rank, weights)]
 
     async def upsert_nodes(self, nodes: dict[str, dict[str, Any]]) -> None:
         items = list(nodes.items())
