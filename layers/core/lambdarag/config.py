@@ -24,6 +24,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from lambdarag.errors import ConfigurationError
+from lambdarag.llm import options as binding_options
 from lambdarag.llm.base import EmbeddingConfig, LLMConfig, RerankConfig
 
 Binding = Literal["openai", "azure_openai", "ollama", "lollms", "bedrock", "aws_bedrock"]
@@ -209,6 +210,15 @@ class Settings(BaseSettings):
     max_graph_nodes: int = Field(1000, ge=1)
     max_upload_size: int | None = Field(104857600, ge=0)
     max_request_body_bytes: int = Field(1048576, ge=0)
+    # LightRAG's lightrag-server process options (`lambdarag serve` reads them; cli/serve.py).
+    lightrag_api_prefix: str = ""  # every route and the web UI under this path as well
+    ssl: bool = False
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    workers: int = Field(1, ge=1)
+    timeout: int | None = Field(300, ge=1)  # LightRAG's gunicorn worker timeout; "None": none
+    verbose: bool = False  # also log every provider request (httpx)
+    lightrag_default_ui: Literal["webui", "workspace"] = "webui"
 
     # --- LLM
     llm_binding: Binding = "ollama"
@@ -313,6 +323,10 @@ class Settings(BaseSettings):
     webui_title: str | None = None
     webui_description: str | None = None
 
+    # Binding options given on the command line (``--ollama-llm-num_ctx 8192``), by family
+    # (llm/options.py); each wins over its variable (``OLLAMA_LLM_NUM_CTX``).
+    cli_binding_options: dict[str, dict[str, Any]] = Field(default_factory=dict, repr=False)
+
     # --- authentication (contract section 2; docs/SECURITY.md). Fields that a validator
     # checks against AUTH_ACCOUNTS come after it.
     lightrag_api_key: str | None = Field(None, repr=False)
@@ -328,6 +342,20 @@ class Settings(BaseSettings):
     login_max_failed_attempts: int = Field(5, ge=0)
     login_lockout_window_seconds: int = Field(300, ge=1)
     cors_origins: str = "*"
+
+    @field_validator("lightrag_api_prefix")
+    @classmethod
+    def _normal_prefix(cls, value: str) -> str:
+        """``site01``, ``/site01/`` -> ``/site01``; empty or ``/``: no prefix."""
+        value = value.strip().strip("/")
+        if any(c.isspace() or c in "?#%\\" for c in value) or "//" in value:
+            raise ValueError("must be a path such as /site01 (no spaces, ?, #, % or //)")
+        return f"/{value}" if value else ""
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _none_timeout(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and value.strip().lower() in ("none", "") else value
 
     @field_validator("workspace")
     @classmethod
@@ -411,8 +439,16 @@ class Settings(BaseSettings):
 
     @cached_property
     def llm_provider_options(self) -> dict[str, Any]:
-        prefix = {"openai": "OPENAI_LLM_", "azure_openai": "OPENAI_LLM_", "ollama": "OLLAMA_LLM_"}
-        return _prefixed_options(prefix.get(self.llm_binding, "BEDROCK_LLM_"))
+        return self._family_options(binding_options.LLM_FAMILY.get(self.llm_binding, "bedrock_llm"))
+
+    @cached_property
+    def embedding_provider_options(self) -> dict[str, Any]:
+        family = binding_options.EMBEDDING_FAMILY.get(self.embedding_binding)
+        return self._family_options(family) if family else {}
+
+    def _family_options(self, family: str) -> dict[str, Any]:
+        """``<FAMILY>_<NAME>`` variables, then the command line's options of that family."""
+        return {**_prefixed_options(family), **self.cli_binding_options.get(family, {})}
 
     def llm_config(self) -> LLMConfig:
         binding = "bedrock" if self.llm_binding == "aws_bedrock" else self.llm_binding
@@ -451,6 +487,7 @@ class Settings(BaseSettings):
             api_version=self.azure_openai_api_version,
             region=self.aws_region,
             max_retries=self.llm_max_retries,
+            options=self.embedding_provider_options,
         )
 
     def rerank_config(self) -> RerankConfig | None:
@@ -590,26 +627,22 @@ def parse_account_workspaces(raw: str, accounts: dict[str, str]) -> dict[str, tu
     return limits
 
 
-def _prefixed_options(prefix: str) -> dict[str, Any]:
-    """Provider options such as ``OLLAMA_LLM_NUM_CTX=8192`` -> ``{"num_ctx": 8192}``."""
+def _prefixed_options(family: str) -> dict[str, Any]:
+    """Provider options such as ``OLLAMA_LLM_NUM_CTX=8192`` -> ``{"num_ctx": 8192}``.
+
+    Raises SettingsError naming the variable when a value does not have its option's type.
+    """
+    prefix = f"{family.upper()}_"
     merged = {**{k: v for k, v in dotenv_values(".env").items() if v is not None}, **os.environ}
     options: dict[str, Any] = {}
     for key, raw in merged.items():
         if key.upper().startswith(prefix):
-            options[key[len(prefix) :].lower()] = _scalar(raw)
+            name = key[len(prefix) :].lower()
+            try:
+                options[name] = binding_options.parse(family, name, raw)
+            except binding_options.OptionError as exc:
+                raise SettingsError(f"{key.upper()}: {exc} (got {raw!r})") from None
     return options
-
-
-def _scalar(raw: str) -> Any:
-    lowered = raw.strip().lower()
-    if lowered in {"true", "false"}:
-        return lowered == "true"
-    for cast in (int, float):
-        try:
-            return cast(raw)
-        except ValueError:
-            continue
-    return raw
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -618,9 +651,12 @@ def load_settings(**overrides: Any) -> Settings:
     Raises SettingsError with one line naming the variable and what is allowed.
     """
     try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+        settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
         raise SettingsError(_describe(exc)) from None
+    # Typed now, so that a bad OLLAMA_LLM_* value stops start-up rather than the first call.
+    _ = settings.llm_provider_options, settings.embedding_provider_options
+    return settings
 
 
 def _describe(exc: ValidationError) -> str:

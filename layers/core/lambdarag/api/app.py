@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from lambdarag import __version__
 from lambdarag.api import auth, errors
 from lambdarag.api.lazy import LazyRoutes, LazyRoutesMiddleware
-from lambdarag.api.middleware import add_middleware
+from lambdarag.api.middleware import ApiPrefixMiddleware, add_middleware
 from lambdarag.config import Settings
 from lambdarag.errors import LambdaRAGError
 
@@ -107,6 +107,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.openapi = complete_openapi  # type: ignore[method-assign]
     add_middleware(app, settings)
     app.add_middleware(LazyRoutesMiddleware, routes=routes)
+    if settings.lightrag_api_prefix:  # outermost: every layer below routes without it
+        app.add_middleware(ApiPrefixMiddleware, prefix=settings.lightrag_api_prefix)
     app.add_exception_handler(auth.ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(LambdaRAGError, _engine_error)

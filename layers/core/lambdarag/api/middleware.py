@@ -1,4 +1,4 @@
-"""ASGI middleware: request body limits, the ``X-New-Token`` header, CORS."""
+"""ASGI middleware: the API prefix, request body limits, the ``X-New-Token`` header, CORS."""
 
 from __future__ import annotations
 
@@ -98,6 +98,25 @@ async def _reject(send: Send, limit: int) -> None:
         (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
         (b"connection", b"close")]})
     await send({"type": "http.response.body", "body": body})
+
+
+class ApiPrefixMiddleware:
+    """LIGHTRAG_API_PREFIX as the ASGI ``root_path``, as LightRAG serves it.
+
+    ``/site01/query`` is routed as ``/query``; so is ``/query`` itself, for a proxy that
+    strips the prefix. The OpenAPI document names the prefix as its server, and the web
+    UI, whose URLs are all relative, works under it. A root path the server was given
+    already (uvicorn's ``--root-path``) stays in front.
+    """
+
+    def __init__(self, app: ASGIApp, prefix: str) -> None:
+        self.app = app
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            scope = {**scope, "root_path": scope.get("root_path", "").rstrip("/") + self.prefix}
+        await self.app(scope, receive, send)
 
 
 class NewTokenMiddleware:

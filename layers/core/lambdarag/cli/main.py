@@ -1,4 +1,8 @@
-"""The ``lambdarag`` command: serve, index files, ask questions."""
+"""The ``lambdarag`` command: serve, index files, follow and retry them, ask questions.
+
+``lightrag-server`` is ``lambdarag serve``, for scripts and units written for LightRAG.
+The settings are the server's: options, then the environment, then ``.env``.
+"""
 
 from __future__ import annotations
 
@@ -6,112 +10,127 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
+from lambdarag.cli import options
 from lambdarag.config import Settings, SettingsError, load_settings
 from lambdarag.errors import LambdaRAGError, exit_code
 from lambdarag.query.param import MODES
 
-if TYPE_CHECKING:
-    from lambdarag.documents.lifecycle import EnqueueResult
-    from lambdarag.workspace.workspace import Workspace
+DESCRIPTION = "LightRAG-compatible graph-RAG server"
+QUIET_LOGGERS = ("httpx", "httpcore")  # one line per provider request: --verbose shows them
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lambdarag", description="LightRAG-compatible graph-RAG server")
-    parser.add_argument("--working-dir", help="storage directory (WORKING_DIR)")
-    parser.add_argument("--workspace", help="workspace name (WORKSPACE)")
-    parser.add_argument("--llm-binding", help="LLM_BINDING")
-    parser.add_argument("--llm-model", help="LLM_MODEL")
-    parser.add_argument("--llm-binding-host", help="LLM_BINDING_HOST")
-    parser.add_argument("--embedding-binding", help="EMBEDDING_BINDING")
-    parser.add_argument("--embedding-model", help="EMBEDDING_MODEL")
-    parser.add_argument("--embedding-dim", type=int, help="EMBEDDING_DIM")
-    parser.add_argument("--embedding-binding-host", help="EMBEDDING_BINDING_HOST")
-    parser.add_argument("--log-level", help="LOG_LEVEL")
-    commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="run the HTTP server (default :9621)")
-    serve.add_argument("--host", help="HOST")
-    serve.add_argument("--port", type=int, help="PORT")
-    serve.add_argument("--input-dir", help="INPUT_DIR")
-    index = commands.add_parser("index", help="index files and wait until they are processed")
+    parser = argparse.ArgumentParser(prog="lambdarag", description=DESCRIPTION)
+    options.add_options(parser, None)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=text, description=text)
+        options.add_options(sub, name)
+        return sub
+
+    command("serve", "run the HTTP server (default :9621)")
+    index = command("index", "index files and wait until they are processed; a file whose "
+                    "document failed is indexed again")
     index.add_argument("files", nargs="+", type=Path)
-    index.add_argument("--input-dir", help="INPUT_DIR, where the files are stored as uploads are")
-    init = commands.add_parser(
-        "init-stores", help="create the storage resources (tables, indexes) ahead of use")
+    status = command("status", "show documents and their status (default: every document)")
+    status.add_argument("names", nargs="*", metavar="FILE_OR_ID")
+    retry = command("retry", "index failed documents again and wait (default: every failed or "
+                    "interrupted document, as POST /documents/reprocess_failed)")
+    retry.add_argument("names", nargs="*", metavar="FILE_OR_ID")
+    delete = command("delete", "delete documents, and the entities and relations only they "
+                     "support")
+    delete.add_argument("names", nargs="+", metavar="FILE_OR_ID")
+    delete.add_argument("--keep-file", action="store_true",
+                        help="keep each document's file in the input directory (by default it "
+                        "goes too, so that indexing the file again starts afresh)")
+    init = command("init-stores", "create the storage resources (tables, indexes) ahead of use")
     init.add_argument("workspaces", nargs="*", metavar="WORKSPACE",
                       help="workspaces whose resources to create (default: WORKSPACE)")
-    ask = commands.add_parser("query", help="answer a question from the knowledge base")
+    ask = command("query", "answer a question from the knowledge base")
     ask.add_argument("text")
     ask.add_argument("--mode", choices=MODES, default="mix")
     return parser
 
 
-def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    skip = {"command", "files", "text", "mode", "workspaces"}
-    return {k: v for k, v in vars(args).items() if k not in skip and v is not None}
-
-
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    return _run_command(_parser().parse_args(argv))
+
+
+def serve_main(argv: list[str] | None = None) -> int:
+    """``lightrag-server [options]``: ``lambdarag serve [options]`` under LightRAG's name."""
+    parser = argparse.ArgumentParser(
+        prog="lightrag-server", description=f"{DESCRIPTION} (lambdarag serve)")
+    options.add_options(parser, "serve")
+    args = parser.parse_args(argv)
+    args.command = "serve"
+    return _run_command(args)
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    for flag in options.drop_inapplicable(args, args.command):
+        note(f"{flag} does not apply to {args.command}; ignored")
     try:
-        settings = load_settings(**_overrides(args))
+        settings = load_settings(**options.overrides(args))
     except SettingsError as exc:
         sys.stderr.write(f"lambdarag: invalid setting: {exc}\n")
         return exit_code(exc)
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _logging(settings)
+    for line in family_notes(settings):
+        note(line)
     if args.command == "serve":
-        return _serve(settings)
+        from lambdarag.cli.serve import serve
+
+        return serve(settings)
+    return asyncio.run(_run(args, settings))
+
+
+def note(line: str) -> None:
+    """One line on stderr about a setting that does not apply as given."""
+    sys.stderr.write(f"lambdarag: {line}\n")
+
+
+def _logging(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not settings.verbose:
+        for name in QUIET_LOGGERS:
+            logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+def family_notes(settings: Settings) -> list[str]:
+    """Binding options given for a binding that is not the one in use."""
+    active = {"LLM_BINDING": settings.llm_binding, "EMBEDDING_BINDING": settings.embedding_binding}
+    lines = []
+    for family, values in settings.cli_binding_options.items():
+        variable, bindings = options.FAMILY_BINDING[family]
+        if active[variable] not in bindings:
+            flags = ", ".join(options.family_flag(family, name) for name in values)
+            lines.append(f"{flags}: for {variable}={' or '.join(bindings)}, and "
+                         f"{variable} is {active[variable]}; ignored")
+    return lines
+
+
+async def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from lambdarag.cli import documents
+
     try:
         if args.command == "index":
-            return asyncio.run(_index(settings, args.files))
+            return await documents.index(settings, args.files)
+        if args.command == "status":
+            return await documents.status(settings, args.names)
+        if args.command == "retry":
+            return await documents.retry(settings, args.names)
+        if args.command == "delete":
+            return await documents.delete(settings, args.names, keep_file=args.keep_file)
         if args.command == "init-stores":
-            return asyncio.run(_init_stores(settings, args.workspaces))
-        return asyncio.run(_query(settings, args.text, args.mode))
+            return await _init_stores(settings, args.workspaces)
+        return await _query(settings, args.text, args.mode)
     except LambdaRAGError as exc:  # the engine's own errors: one line, the model's exit code
         sys.stderr.write(f"lambdarag: {exc}\n")
         return exit_code(exc)
-
-
-def _serve(settings: Settings) -> int:
-    import uvicorn
-
-    from lambdarag.api.app import create_app
-
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_level=settings.log_level.lower())
-    return 0
-
-
-async def _index(settings: Settings, files: list[Path]) -> int:
-    """Store each file as an upload does, index them, and print one line per file."""
-    from lambdarag.documents import lifecycle as documents
-    from lambdarag.runtime import build_engine
-    from lambdarag.utils import new_track_id
-
-    engine = build_engine(settings)
-    try:
-        ws = await engine.workspace()
-        folder = documents.input_folder(settings.input_dir, ws.name)
-        batch, refused = [], 0
-        for path in files:
-            try:
-                # No size limit: MAX_UPLOAD_SIZE protects the server from its clients.
-                batch.append(await documents.store_file(ws, folder, path.name, _pieces(path), 0))
-            except documents.SourceExistsError as exc:
-                sys.stdout.write(f"{path.name}: already stored ({exc})\n")
-            except (OSError, documents.DocumentRequestError) as exc:
-                sys.stderr.write(f"lambdarag: skipping {path}: {exc}\n")
-                refused += 1
-        result = await documents.enqueue(ws, batch, new_track_id("upload"))
-        await engine.start()
-        await engine.runner.submit(ws.name, result.doc_ids)
-        await engine.runner.wait_idle()
-        return 1 if refused or await _report(ws, result) else 0
-    finally:
-        await engine.aclose()
 
 
 async def _init_stores(settings: Settings, names: list[str]) -> int:
@@ -130,34 +149,23 @@ async def _init_stores(settings: Settings, names: list[str]) -> int:
         await engine.aclose()
 
 
-async def _pieces(path: Path) -> AsyncIterator[bytes]:
-    from lambdarag.documents.lifecycle import PIECE
-
-    with path.open("rb") as source:
-        while piece := await asyncio.to_thread(source.read, PIECE):
-            yield piece
-
-
-async def _report(ws: Workspace, result: EnqueueResult) -> int:
-    """Print each document's outcome; returns how many did not end PROCESSED."""
-    failed = 0
-    for record in await ws.stores.doc_status.get_many(result.doc_ids):
-        status = (record or {}).get("status", "missing")
-        failed += status != "processed"
-        sys.stdout.write(f"{(record or {}).get('file_path')}: {status} {(record or {}).get('error_msg') or ''}\n")
-    for dup in result.duplicates:
-        sys.stdout.write(f"{dup['file_path']}: duplicate ({dup['error_msg']})\n")
-    return failed
-
-
 async def _query(settings: Settings, text: str, mode: str) -> int:
+    """Answer as ``POST /query`` does, refusing what it refuses with its message."""
+    from pydantic import ValidationError
+
+    from lambdarag.api.schemas import QueryRequest
     from lambdarag.query.answer import aquery
-    from lambdarag.query.param import QueryParam
     from lambdarag.runtime import build_engine
 
+    try:
+        request = QueryRequest(query=text, mode=mode)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        for error in exc.errors():
+            sys.stderr.write(f"lambdarag: query: {error['msg'].removeprefix('Value error, ')}\n")
+        return 2
     engine = build_engine(settings)
     try:
-        result = await aquery(await engine.workspace(), text, QueryParam(mode=mode))  # type: ignore[arg-type]
+        result = await aquery(await engine.workspace(), request.query, request.to_param(stream=False))
         sys.stdout.write((result.response or "") + "\n")
         return 0
     finally:

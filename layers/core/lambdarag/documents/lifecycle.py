@@ -13,13 +13,19 @@ import os
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import AsyncIterable, Sequence
+from collections.abc import AsyncIterable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lambdarag.errors import LambdaRAGError
 from lambdarag.indexing.merge import merge_entities, merge_relations
-from lambdarag.indexing.parse import SUPPORTED_EXTENSIONS, canonical_basename, is_supported
+from lambdarag.indexing.parse import (
+    SNIFF_BYTES,
+    SUPPORTED_EXTENSIONS,
+    canonical_basename,
+    is_supported,
+    sniff,
+)
 from lambdarag.storage.base import DocStatusRecord
 from lambdarag.utils import (
     UNKNOWN_SOURCE,
@@ -72,6 +78,10 @@ class FileTooLargeError(DocumentRequestError):
     """An upload over MAX_UPLOAD_SIZE."""
 
     http_status = 413
+
+
+class UnreadableFileError(DocumentRequestError):
+    """An upload whose content cannot be indexed: empty, or not of its file type."""
 
 
 class UnknownConflictError(DocumentRequestError):
@@ -200,17 +210,35 @@ def checked_filename(raw: str | None) -> str:
     return name
 
 
-async def reject_known_sources(ws: Workspace, sources: Sequence[str], verb: str) -> None:
-    """Refuse canonical basenames doc_status already holds (checked at the API)."""
+async def claim_sources(ws: Workspace, sources: Sequence[str], verb: str) -> list[DocStatusRecord]:
+    """The FAILED documents holding ``sources``: a new upload or text of the name replaces
+    them, which is how a failed document is retried with its file. A name held by a document
+    in any other state is refused (checked at the API)."""
+    failed: list[DocStatusRecord] = []
     for source in sources:
         if source == UNKNOWN_SOURCE:
             continue
         existing = await ws.stores.doc_status.by_file_path(source)
-        if existing:
+        kept = [r for r in existing if r["status"] != "failed"]
+        if kept:
             raise SourceExistsError(
-                f"Document storage already contains '{source}' (Status: {existing[0]['status']}). "
+                f"Document storage already contains '{source}' (Status: {kept[0]['status']}). "
                 f"Delete the existing record before {verb}."
             )
+        failed += existing
+    return failed
+
+
+async def replace_failed(ws: Workspace, records: Sequence[DocStatusRecord]) -> None:
+    """Delete the FAILED documents a new upload or text replaces (see :func:`claim_sources`).
+
+    What they left (chunks, fragments) goes with them, and the entities they touched are
+    rebuilt, so the new document starts clean.
+    """
+    for record in records:
+        await delete_document(ws, record["id"])
+        ws.pipeline.log(f"Retrying {record.get('file_path')}: the failed document "
+                        f"{record['id']} is replaced by the new one")
 
 
 async def store_file(
@@ -218,22 +246,25 @@ async def store_file(
 ) -> NewDocument:
     """Check a file as ``/documents/upload`` does and save it in ``folder`` for ``prepare``.
 
-    ``limit`` is MAX_UPLOAD_SIZE in bytes (0 = none). The returned document carries the
-    saved path as its ``source_file``; the pipeline's prepare step parses it, keeping
-    pages, slides and sheets.
+    ``limit`` is MAX_UPLOAD_SIZE in bytes (0 = none). A file known to be bad (empty,
+    binary under a text extension, not of its type, over the limit) is refused before
+    anything is stored. A FAILED document of the same name is replaced: uploading the file
+    again retries it. The returned document carries the saved path as its
+    ``source_file``; the pipeline's prepare step parses it, keeping pages, slides and sheets.
     """
     name = checked_filename(raw_name)
     folder = folder.resolve()
     target = (folder / name).resolve()
     if target.parent != folder:
         raise InvalidSourceError("Unsafe filename detected")
-    await reject_known_sources(ws, [name], "re-uploading")
-    if await asyncio.to_thread(_folder_holds, folder, name):
+    failed = await claim_sources(ws, [name], "re-uploading")
+    if not failed and await asyncio.to_thread(_folder_holds, folder, name):
         raise SourceExistsError(
             f"Input directory already contains a file with the same canonical basename ({name}). "
             "Remove that file from the input directory before re-uploading."
         )
     await _save(pieces, target, limit)
+    await replace_failed(ws, failed)
     return NewDocument(name, source_file=str(target))
 
 
@@ -245,10 +276,11 @@ def _folder_holds(folder: Path, name: str) -> bool:
 
 
 async def _save(pieces: AsyncIterable[bytes], target: Path, limit: int) -> None:
-    """Write ``pieces`` to ``target`` through a hidden partial file, enforcing ``limit``."""
+    """Write ``pieces`` to ``target`` through a hidden partial file, enforcing ``limit``
+    and refusing content that cannot be indexed (:func:`lambdarag.indexing.parse.sniff`)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.part")
-    size = 0
+    size, head, blank = 0, b"", True
     try:
         with partial.open("wb") as out:
             async for piece in pieces:
@@ -258,10 +290,21 @@ async def _save(pieces: AsyncIterable[bytes], target: Path, limit: int) -> None:
                         f"File too large. Maximum size: {limit / 1048576:.1f}MB, "
                         f"uploaded: {size / 1048576:.1f}MB"
                     )
+                if len(head) < SNIFF_BYTES:
+                    head += piece[: SNIFF_BYTES - len(head)]
+                    if len(head) == SNIFF_BYTES:  # enough to tell, before the rest arrives
+                        _refuse(sniff(target.name, head))
+                blank = blank and not piece.strip()
                 await asyncio.to_thread(out.write, piece)
+        _refuse(sniff(target.name, head, blank=blank))
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
+
+
+def _refuse(reason: str | None) -> None:
+    if reason:
+        raise UnreadableFileError(reason)
 
 
 # ---------------------------------------------------------------------- removal
@@ -413,14 +456,19 @@ def _delete_top_level_files(folder: Path) -> int:
 RETRYABLE = ("failed", "pending", "parsing", "analyzing", "processing")
 
 
-async def retry_documents(ws: Workspace, statuses: Sequence[str] = RETRYABLE) -> list[str]:
+async def retry_documents(
+    ws: Workspace, statuses: Sequence[str] = RETRYABLE, only: Collection[str] | None = None,
+) -> list[str]:
     """Put failed (and interrupted) documents back to PENDING; duplicates stay failed.
 
-    Returns the ids to hand to the runner; each keeps its original track_id.
+    ``only`` limits it to those doc ids. Returns the ids to hand to the runner; each keeps
+    its original track_id.
     """
     ids = []
     for record in await ws.stores.doc_status.by_status(statuses):
         if (record.get("metadata") or {}).get("is_duplicate"):
+            continue
+        if only is not None and record["id"] not in only:
             continue
         if record["status"] == "failed":
             await ws.stores.doc_status.upsert(

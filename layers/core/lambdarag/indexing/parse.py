@@ -38,6 +38,7 @@ ZIP_BOMB_RATIO = 100  # uncompressed / compressed ...
 ZIP_BOMB_MIN_SIZE = 50 * 1024 * 1024  # ... above this many uncompressed bytes
 MAX_PDF_PAGES = 2000
 MAX_TEXT_CHARS = 50_000_000
+SNIFF_BYTES = 4096  # the start of a file that tells whether it is what its extension says
 # ``report.[mineru].pdf``: a bracketed parser hint just before the extension
 _PARSER_HINT = re.compile(r"^(?P<stem>.+)\.\[[^\[\]./\\]+\](?P<suffix>\.[^.]+)$")
 
@@ -153,12 +154,39 @@ async def load_document_text(source: str) -> str:
 
 
 def _parse_text(filename: str, data: bytes) -> str:
-    if b"\x00" in data[:4096] and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    if _binary(data):
         raise ParseError(f"{filename} looks like a binary file, not text")
     text = decode_text(data)
     if not text.strip():
         raise ParseError(f"{filename} contains no text")
     return text
+
+
+def _binary(head: bytes) -> bool:
+    """NUL bytes near the start, where no text but UTF-16 has them."""
+    return b"\x00" in head[:SNIFF_BYTES] and not head.startswith(
+        (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+
+
+def sniff(filename: str, head: bytes, *, blank: bool = False) -> str | None:
+    """Why a file beginning with ``head`` cannot be indexed as its extension says, or None.
+
+    ``head`` is the file's first ``SNIFF_BYTES`` (fewer for a smaller file); ``blank``
+    says the whole file is empty or, for a text type, only whitespace. An upload is refused
+    on this answer before anything is stored; the parsers check the rest later (a PDF
+    without text, for instance).
+    """
+    suffix = Path(filename).suffix.lower()
+    if blank and (suffix in TEXT_EXTENSIONS or not head):
+        return f"{filename} is empty: there is no text to index"
+    if suffix in TEXT_EXTENSIONS and _binary(head):
+        return (f"{filename} looks like a binary file, not text: upload it under the "
+                "extension of its real type")
+    if suffix == ".pdf" and head and b"%PDF-" not in head[:1024]:
+        return f"{filename} is not a PDF file: it has no %PDF- header"
+    if suffix in (".docx", ".pptx", ".xlsx") and head and not head.startswith(b"PK"):
+        return f"{filename} is not a {suffix[1:].upper()} file: it is not a zip container"
+    return None
 
 
 # ------------------------------------------------------------------------ guards

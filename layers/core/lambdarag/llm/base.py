@@ -98,6 +98,7 @@ class EmbeddingConfig:
     region: str | None = None
     max_retries: int = 5
     host_setting: str = "EMBEDDING_BINDING_HOST"
+    options: dict[str, Any] = field(default_factory=dict)  # provider options (num_ctx, ...)
 
 
 @dataclass(frozen=True)

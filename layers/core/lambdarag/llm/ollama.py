@@ -85,6 +85,8 @@ class OllamaEmbedding(HttpEmbedding):
         body: dict[str, Any] = {"model": self.config.model, "input": texts}
         if self.config.send_dim:
             body["dimensions"] = self.config.dim
+        if self.config.options:  # OLLAMA_EMBEDDING_* (num_ctx, ...)
+            body["options"] = dict(self.config.options)
         data = await self._http.post_json(self._url, body)
         if not isinstance(data, dict) or not isinstance(data.get("embeddings"), list):
             raise LLMResponseError(f"{self._where} sent no embeddings: {trim(str(data))}")

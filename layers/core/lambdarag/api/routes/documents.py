@@ -126,16 +126,19 @@ async def _enqueue(engine: Engine, ws: Workspace, docs: list[NewDocument], track
 @router.post(
     "/text", response_model=InsertResponse, summary="Insert one text",
     responses={**_inserted(f"Text successfully received. {BACKGROUND}"),
-               409: error_response("A document already has this file_source.", TEXT_EXISTS)},
+               409: error_response("A document that has not failed already has this file_source.",
+                                   TEXT_EXISTS)},
 )
 async def insert_text(body: InsertTextRequest, engine: EngineDep, ws: WorkspaceDep) -> InsertResponse:
     """Store the text as a PENDING document and index it in the background.
 
     ``file_source`` is reduced to its canonical basename (no folders, no parser hint); a
-    name already stored is refused with 409.
+    name already stored is refused with 409, unless its document FAILED: then the new text
+    replaces it (a retry).
     """
     source = canonical_basename(body.file_source)
-    await documents.reject_known_sources(ws, [source], "re-inserting")
+    failed = await documents.claim_sources(ws, [source], "re-inserting")
+    await documents.replace_failed(ws, failed)
     track_id = new_track_id("insert")
     await _enqueue(engine, ws, [NewDocument(source, body.text)], track_id)
     return InsertResponse(status="success", message=f"Text successfully received. {BACKGROUND}",
@@ -159,16 +162,18 @@ def _text_sources(body: InsertTextsRequest) -> list[str]:
     responses={**_inserted(f"Texts successfully received. {BACKGROUND}"),
                400: error_response("file_sources missing, invalid or not unique.",
                                    TEXTS_NEED_SOURCES),
-               409: error_response("A document already has one of the names.", TEXT_EXISTS)},
+               409: error_response("A document that has not failed already has one of the names.",
+                                   TEXT_EXISTS)},
 )
 async def insert_texts(body: InsertTextsRequest, engine: EngineDep, ws: WorkspaceDep) -> InsertResponse:
     """Store the texts as PENDING documents and index them in the background.
 
     ``file_sources`` is required: one name per text, unique by canonical basename and not
-    stored yet.
+    stored yet, or stored by a FAILED document, which the new text replaces (a retry).
     """
     sources = _text_sources(body)
-    await documents.reject_known_sources(ws, sources, "re-inserting")
+    failed = await documents.claim_sources(ws, sources, "re-inserting")
+    await documents.replace_failed(ws, failed)
     track_id = new_track_id("insert")
     docs = [NewDocument(s, t) for s, t in zip(sources, body.texts, strict=True)]
     await _enqueue(engine, ws, docs, track_id)
@@ -186,9 +191,13 @@ async def _pieces(file: UploadFile) -> AsyncIterator[bytes]:
     responses={
         **_inserted(f"File 'report.pdf' uploaded successfully. {BACKGROUND}",
                     "upload_20250101_120000_1a2b3c4d"),
-        400: error_response("Empty, invalid or unsafe filename, or an unsupported type.",
-                            "Unsafe filename detected"),
-        409: error_response("The name is already stored or waiting in the input directory.",
+        400: error_response("Empty, invalid or unsafe filename, an unsupported type, or content "
+                            "that cannot be indexed (an empty file, binary content under a "
+                            "text extension, a PDF or Office file that is not one).",
+                            "notes.txt looks like a binary file, not text: upload it under the "
+                            "extension of its real type"),
+        409: error_response("The name is already stored (by a document that has not failed) or "
+                            "waiting in the input directory.",
                             "Document storage already contains 'report.pdf' (Status: processed). "
                             "Delete the existing record before re-uploading."),
         413: error_response("Larger than MAX_UPLOAD_SIZE.",
@@ -203,6 +212,8 @@ async def upload(
 
     The stored name is the canonical basename: ``report.[mineru].pdf`` is saved and
     listed as ``report.pdf``. One file per request: a form with several ``file`` parts is 400.
+    A file that cannot be indexed is refused at once (400), and nothing is stored. Uploading
+    the file of a FAILED document again replaces that document: it is retried.
     """
     parts = len((await request.form()).getlist("file"))  # the form FastAPI already parsed
     if parts > 1:
