@@ -63,8 +63,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from lambdarag.storage.base import (
     DIM_HINT,
     StorageError,
@@ -84,6 +82,7 @@ from lambdarag.storage.opensearch.client import (
 )
 
 if TYPE_CHECKING:
+    import numpy as np
     from opensearchpy import AsyncOpenSearch
 
 logger = logging.getLogger(__name__)
@@ -187,6 +186,7 @@ class OpenSearchVectorStorage(VectorStorage):
         threshold: float = 0.0,
         doc_id: str | None = None,
     ) -> list[VectorHit]:
+        import numpy as np  # only when vectors are handled: a cold Lambda need not load it
         flat = np.asarray(vector).reshape(-1)
         check_dim(self.namespace, self.dim, flat.shape[0])
         if top_k <= 0:
@@ -223,6 +223,7 @@ class OpenSearchVectorStorage(VectorStorage):
     async def get_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """The stored (unit-length, float32) vectors of the ids that exist."""
         found = await self._mget(ids, ["id", "vector"])
+        import numpy as np  # only when vectors are handled: a cold Lambda need not load it
         return {i: np.asarray(doc["vector"], dtype=np.float32) for i, doc in found.items()}
 
     async def delete(self, ids: Sequence[str]) -> None:
