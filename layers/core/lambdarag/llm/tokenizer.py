@@ -62,5 +62,21 @@ def decode(tokens: list[int]) -> str:
 
 
 def count_tokens(text: str) -> int:
-    """Number of o200k_base tokens in ``text`` (special-token text counts as plain text)."""
-    return len(encode(text)) if text else 0
+    """Number of o200k_base tokens in ``text`` (special-token text counts as plain text).
+
+    Queries count the same entity, relation and chunk lines again and again (the budget
+    cuts, query after query), so the counts of recent short texts are remembered.
+    """
+    if not text:
+        return 0
+    if len(text) > _CACHED_TEXT_LIMIT:
+        return len(encode(text))
+    return _cached_count(text)
+
+
+_CACHED_TEXT_LIMIT = 2048  # characters (at most 16 MB remembered); longer texts are counted afresh
+
+
+@lru_cache(maxsize=8192)
+def _cached_count(text: str) -> int:
+    return len(encode(text))
