@@ -364,7 +364,8 @@ def _scale_run_note(results: dict[str, Any]) -> list[str]:
         return []
     return ["", f"LambdaRAG's own sections (scale and cold start) were measured again by "
                 f"`{run['command']}` on {run['date']} (tree: {run['git']}), in "
-                f"{run['duration_s'] / 60:.0f} minutes, on a quieter machine; the side-by-side "
+                f"{run['duration_s'] / 60:.0f} minutes, after the first run (the machine still "
+                "shared with test runs); the side-by-side "
                 "sections are from the first run."]
 
 
