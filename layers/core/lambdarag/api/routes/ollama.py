@@ -20,16 +20,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from lambdarag.api import errors
+from lambdarag.api import deps, errors
 from lambdarag.api.auth import Principal
-from lambdarag.api.deps import (
-    EngineDep,
-    PrincipalDep,
-    SettingsDep,
-    WorkspaceNameDep,
-    model_workspace,
-    visible_models,
-)
+from lambdarag.api.deps import EngineDep, PrincipalDep, SettingsDep, WorkspaceNameDep
 from lambdarag.api.routes.query import NDJSON_HEADERS, NDJSONResponse
 from lambdarag.chat.conversation import (
     ChatAnswer,
@@ -317,7 +310,7 @@ async def tags(
     return {"models": [
         {"name": m.name, "model": m.name, "modified_at": CREATED_AT, "size": MODEL_SIZE,
          "digest": MODEL_DIGEST, "details": _details(settings)}
-        for m in visible_models(engine, settings, default, caller)
+        for m in deps.visible_models(engine, settings, default, caller)
     ]}
 
 
@@ -339,7 +332,7 @@ async def show(request: Request, engine: EngineDep, settings: SettingsDep,
         body = await _parse(request, settings, ShowBody)
         requested = body.model or body.name or ""
         wanted = requested if ":" in requested else f"{requested}:latest"
-        models = {m.name: m for m in visible_models(engine, settings, default, caller)}
+        models = {m.name: m for m in deps.visible_models(engine, settings, default, caller)}
         found = models.get(wanted)
         if found is None:
             raise ChatRequestError(404, f"model '{requested}' not found; GET /api/tags lists the knowledge bases")
@@ -368,7 +361,7 @@ async def _open(
 ) -> tuple[Any, str]:
     """(workspace, model name for the response) of a request's ``model``; 404 if unknown,
     403 if the caller may not use it."""
-    name = model_workspace(model, engine, settings, default, caller)
+    name = deps.model_workspace(model, engine, settings, default, caller)
     return await engine.workspace(name), _model_name(model, settings)
 
 
@@ -491,7 +484,7 @@ async def embed(
     try:
         body = await _parse(request, settings, EmbedBody)
         started = time.time_ns()
-        model_workspace(body.model, engine, settings, default, caller)
+        deps.model_workspace(body.model, engine, settings, default, caller)
         texts = [body.input] if isinstance(body.input, str) else list(body.input)
         vectors = await _embed(engine, texts, body.dimensions)
     except ChatRequestError as exc:
@@ -515,7 +508,7 @@ async def embeddings(
     """``{"embedding": [...]}`` for ``prompt``; an empty prompt gives an empty vector."""
     try:
         body = await _parse(request, settings, EmbeddingsBody)
-        model_workspace(body.model, engine, settings, default, caller)
+        deps.model_workspace(body.model, engine, settings, default, caller)
         vectors = await _embed(engine, [body.prompt] if body.prompt else [], None)
     except ChatRequestError as exc:
         return _refused(exc)
