@@ -59,7 +59,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -67,13 +67,11 @@ import numpy as np
 
 from lambdarag.storage.base import (
     DIM_HINT,
+    CheckedVectorStorage,
     StorageError,
     StoreUnavailableError,
     VectorHit,
-    VectorStorage,
-    check_dim,
     normalise,
-    upsert_matrix,
 )
 from lambdarag.storage.opensearch.client import (
     OpenSearchSettings,
@@ -133,7 +131,7 @@ class _Row:
     vector: np.ndarray
 
 
-class OpenSearchVectorStorage(VectorStorage):
+class OpenSearchVectorStorage(CheckedVectorStorage):
     """One vector namespace of one workspace in its own k-NN index.
 
     Parameters
@@ -169,27 +167,15 @@ class OpenSearchVectorStorage(VectorStorage):
 
     # -- contract ------------------------------------------------------------
 
-    async def upsert(self, items: Sequence[dict[str, Any]], vectors: np.ndarray) -> None:
-        if len(items) == 0:
-            return
-        matrix = upsert_matrix(self.namespace, self.dim, len(items), vectors)
+    async def _upsert_rows(self, items: Sequence[dict[str, Any]], matrix: np.ndarray) -> None:
         rows = self._rows(items, matrix)
         await self._ensure_index()
         lines = [self._index_lines(row) for row in rows]
         await self._bulk(lines)
 
-    async def query(
-        self,
-        vector: np.ndarray,
-        top_k: int,
-        *,
-        threshold: float = 0.0,
-        doc_id: str | None = None,
+    async def _search(
+        self, flat: np.ndarray, top_k: int, threshold: float, doc_id: str | None
     ) -> list[VectorHit]:
-        flat = np.asarray(vector).reshape(-1)
-        check_dim(self.namespace, self.dim, flat.shape[0])
-        if top_k <= 0:
-            return []
         unit = normalise(flat[None, :])[0]
         if self._settings.space_type == "cosinesimil" and not unit.any():
             return []  # cosinesimil refuses a zero query; every cosine with it is 0
@@ -542,7 +528,7 @@ class OpenSearchVectors:
 
     Examples
     --------
-    >>> vectors = open_vectors(os.environ, "finance")  # doctest: +SKIP
+    >>> vectors = open_vectors(settings.adapter_settings["opensearch"], "finance")  # doctest: +SKIP
     >>> CompositeStorageFactory(base, vectors=vectors, closers=[vectors.close])  # doctest: +SKIP
     """
 
@@ -570,18 +556,16 @@ class OpenSearchVectors:
 
 
 def open_vectors(
-    environ: Mapping[str, str],
+    settings: OpenSearchSettings,
     workspace: str,
     *,
     client: AsyncOpenSearch | None = None,
-    settings: OpenSearchSettings | None = None,
 ) -> OpenSearchVectors:
-    """Vector stores of ``workspace`` configured from ``environ`` (see client.py's table).
+    """Vector stores of ``workspace`` (``settings`` from config.py's ``OpenSearchEnv``).
 
     A given ``client`` stays the caller's to close; otherwise one is made and
     :meth:`OpenSearchVectors.close` closes it.
     """
-    settings = settings or OpenSearchSettings.from_env(environ)
     if client is not None:
         return OpenSearchVectors(client, settings, workspace)
     return OpenSearchVectors(make_client(settings), settings, workspace, owns_client=True)
