@@ -65,6 +65,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lambdarag.retry import Backoff, retrying
 from lambdarag.storage.base import (
     DIM_HINT,
     CheckedVectorStorage,
@@ -89,6 +90,12 @@ MAX_K = 10_000  # the k-NN plugin's limit on k (and index.max_result_window)
 _PLAIN = re.compile(r"[a-z0-9_]*")
 _PREFIX = re.compile(r"[a-z0-9][a-z0-9_.-]*")
 _BULK_RETRIES = 4
+# Re-sending the documents a bulk request had throttled (429): first wait at most 0.2 s.
+_BULK_BACKOFF = Backoff(base=0.2, cap=5.0)
+
+
+class _Throttled(Exception):  # noqa: N818 - a signal to the retry policy, never raised out
+    """Some documents of a bulk request came back 429; they are to be sent again."""
 
 
 def index_name(prefix: str, workspace: str, namespace: str) -> str:
@@ -452,34 +459,41 @@ class OpenSearchVectorStorage(CheckedVectorStorage):
         params: dict[str, Any] = {}
         if self._settings.aws_service != "aoss":
             params["refresh"] = self._settings.refresh
-        for attempt in range(_BULK_RETRIES + 1):
+        pending = batch
+
+        async def send() -> None:
+            nonlocal pending
             response = await self._call(
-                "bulk", self._client.bulk, body="".join(batch), params=params
+                "bulk", self._client.bulk, body="".join(pending), params=params
             )
             if response is None:
                 raise StorageError(f"OpenSearch bulk on {self.index}: the index vanished")
             if not response.get("errors"):
                 return
-            retry: list[str] = []
-            for line, result in zip(batch, response["items"], strict=True):
+            throttled: list[str] = []
+            for line, result in zip(pending, response["items"], strict=True):
                 outcome = next(iter(result.values()))
                 status = int(outcome.get("status", 200))
                 if status == 429:
-                    retry.append(line)
+                    throttled.append(line)
                 elif "error" in outcome and not (status == 404 and "delete" in result):
                     error = outcome["error"]
                     raise StorageError(
                         f"OpenSearch bulk on {self.index} rejected a document: "
                         f"{error.get('type')}: {error.get('reason')}"
                     )
-            if not retry:
-                return
-            batch = retry
-            await asyncio.sleep(0.2 * 2**attempt)
-        raise StorageError(
-            f"OpenSearch bulk on {self.index}: {len(batch)} documents still throttled (429) "
-            f"after {_BULK_RETRIES} retries; lower LAMBDARAG_OPENSEARCH_BULK_CONCURRENCY"
-        )
+            if throttled:
+                pending = throttled
+                raise _Throttled
+
+        try:
+            await retrying(retry_on=_Throttled, attempts=_BULK_RETRIES + 1,
+                           backoff=_BULK_BACKOFF)(send)
+        except _Throttled:
+            raise StorageError(
+                f"OpenSearch bulk on {self.index}: {len(pending)} documents still throttled "
+                f"(429) after {_BULK_RETRIES} retries; lower LAMBDARAG_OPENSEARCH_BULK_CONCURRENCY"
+            ) from None
 
     # -- conversion ------------------------------------------------------------
 
