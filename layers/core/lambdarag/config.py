@@ -114,6 +114,20 @@ def _lower(value: Any) -> Any:
     return value.strip().lower() if isinstance(value, str) else value
 
 
+# OpenSearchSettings' fields taken as they are from OpenSearchEnv's.
+_OPENSEARCH_FIELDS = {
+    "verify_certs": "opensearch_verify_certs", "timeout": "opensearch_timeout",
+    "max_retries": "opensearch_max_retries", "engine": "lambdarag_opensearch_engine",
+    "space_type": "lambdarag_opensearch_space", "m": "opensearch_knn_m",
+    "ef_construction": "opensearch_knn_ef_construction",
+    "ef_search": "opensearch_knn_ef_search", "shards": "lambdarag_opensearch_shards",
+    "replicas": "lambdarag_opensearch_replicas", "refresh": "lambdarag_opensearch_refresh",
+    "bulk_docs": "lambdarag_opensearch_bulk_docs",
+    "bulk_bytes": "lambdarag_opensearch_bulk_bytes",
+    "bulk_concurrency": "lambdarag_opensearch_bulk_concurrency",
+}
+
+
 class OpenSearchEnv(AdapterSettings):
     """``OPENSEARCH_*`` (LightRAG's names) and ``LAMBDARAG_OPENSEARCH_*``."""
 
@@ -166,21 +180,8 @@ class OpenSearchEnv(AdapterSettings):
             user=self.opensearch_user.strip(),
             password=self.opensearch_password,
             use_ssl=any(h.startswith("https://") for h in hosts) if use_ssl is None else use_ssl,
-            verify_certs=self.opensearch_verify_certs,
-            timeout=self.opensearch_timeout,
-            max_retries=self.opensearch_max_retries,
-            engine=self.lambdarag_opensearch_engine,
-            space_type=self.lambdarag_opensearch_space,
-            m=self.opensearch_knn_m,
-            ef_construction=self.opensearch_knn_ef_construction,
-            ef_search=self.opensearch_knn_ef_search,
+            **{field: getattr(self, name) for field, name in _OPENSEARCH_FIELDS.items()},
             index_prefix=self.lambdarag_opensearch_index_prefix.strip(),
-            shards=self.lambdarag_opensearch_shards,
-            replicas=self.lambdarag_opensearch_replicas,
-            refresh=self.lambdarag_opensearch_refresh,
-            bulk_docs=self.lambdarag_opensearch_bulk_docs,
-            bulk_bytes=self.lambdarag_opensearch_bulk_bytes,
-            bulk_concurrency=self.lambdarag_opensearch_bulk_concurrency,
             aws_service=service,
             aws_region=self._sigv4_region.strip() if service else "",
         )

@@ -12,7 +12,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -454,6 +454,16 @@ async def generate(
 # ----------------------------------------------------------------------- embeddings
 
 
+async def _embedding_answer(answer: Callable[[], Awaitable[Response]]) -> Response:
+    """``answer()``, or a refused request or failed provider as Ollama's error reply."""
+    try:
+        return await answer()
+    except ChatRequestError as exc:
+        return _refused(exc)
+    except LLMError as exc:
+        return _provider_failed(exc)
+
+
 async def _embed(engine: Engine, texts: list[str], dimensions: int | None) -> list[list[float]]:
     """Vectors from the configured embedding binding, optionally truncated and renormalised."""
     import numpy as np
@@ -479,21 +489,20 @@ async def _embed(engine: Engine, texts: list[str], dimensions: int | None) -> li
 async def embed(
     request: Request, engine: EngineDep, settings: SettingsDep, default: DefaultWorkspaceDep,
     caller: PrincipalDep,
-) -> JSONResponse:
+) -> Response:
     """One vector per input string, from the server's embedding model (EMBEDDING_MODEL)."""
-    try:
+
+    async def answer() -> Response:
         body = await _parse(request, settings, EmbedBody)
         started = time.time_ns()
         deps.model_workspace(body.model, engine, settings, default, caller)
         texts = [body.input] if isinstance(body.input, str) else list(body.input)
         vectors = await _embed(engine, texts, body.dimensions)
-    except ChatRequestError as exc:
-        return _refused(exc)
-    except LLMError as exc:
-        return _provider_failed(exc)
-    return JSONResponse({"model": _model_name(body.model, settings), "embeddings": vectors,
-                         "total_duration": time.time_ns() - started, "load_duration": 0,
-                         "prompt_eval_count": sum(count_tokens(t) for t in texts)})
+        return JSONResponse({"model": _model_name(body.model, settings), "embeddings": vectors,
+                             "total_duration": time.time_ns() - started, "load_duration": 0,
+                             "prompt_eval_count": sum(count_tokens(t) for t in texts)})
+
+    return await _embedding_answer(answer)
 
 
 @router.post(
@@ -504,17 +513,16 @@ async def embed(
 async def embeddings(
     request: Request, engine: EngineDep, settings: SettingsDep, default: DefaultWorkspaceDep,
     caller: PrincipalDep,
-) -> JSONResponse:
+) -> Response:
     """``{"embedding": [...]}`` for ``prompt``; an empty prompt gives an empty vector."""
-    try:
+
+    async def answer() -> Response:
         body = await _parse(request, settings, EmbeddingsBody)
         deps.model_workspace(body.model, engine, settings, default, caller)
         vectors = await _embed(engine, [body.prompt] if body.prompt else [], None)
-    except ChatRequestError as exc:
-        return _refused(exc)
-    except LLMError as exc:
-        return _provider_failed(exc)
-    return JSONResponse({"embedding": vectors[0] if vectors else []})
+        return JSONResponse({"embedding": vectors[0] if vectors else []})
+
+    return await _embedding_answer(answer)
 
 
 # ----------------------------------------------------------------- model management
