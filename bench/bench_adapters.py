@@ -32,6 +32,7 @@ from tempfile import TemporaryDirectory
 import numpy as np
 
 from bench_storage import DIM, TOP_K, build_graph, timed, unit_rows
+from lambdarag.config import NeptuneEnv, OpenSearchEnv
 from lambdarag.storage.base import GraphStorage, VectorStorage
 from lambdarag.storage.select import StorageSelection
 
@@ -111,7 +112,9 @@ def selection(working_dir: Path, aws: bool, prefix: str) -> StorageSelection:
     backends = {"kv": "embedded", "doc_status": "embedded",
                 "vectors": "opensearch" if aws else "embedded",
                 "graph": "neptune" if aws else "embedded"}
-    return StorageSelection(backends, working_dir, environ)
+    adapters = {"opensearch": OpenSearchEnv.from_mapping(environ).adapter(),
+                "neptune": NeptuneEnv.from_mapping(environ).adapter()} if aws else {}
+    return StorageSelection(backends, working_dir, adapters)
 
 
 async def side(working_dir: Path, aws: bool, scale: Scale, workspace: str, prefix: str

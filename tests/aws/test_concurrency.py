@@ -307,7 +307,7 @@ async def test_processes_racing_to_create_one_index_all_succeed(
     settings = OpenSearchSettings(hosts=(local_aws.opensearch_url,),
                                   index_prefix=unique_name.replace("_", "-"))
     # GIVEN eight writers, each with its own client as in eight Lambdas, and no index yet
-    writers = [open_vectors({}, "w", settings=settings) for _ in range(8)]
+    writers = [open_vectors(settings, "w") for _ in range(8)]
     try:
         stores = [make("chunks", 4) for make in writers]
         # WHEN all of them create it and write at once (half through ensure() first)
@@ -324,7 +324,7 @@ async def test_processes_racing_to_create_one_index_all_succeed(
         assert len({s.index for s in stores}) == 1
         # AND a writer configured with another space is refused by the setting's name
         other = OpenSearchSettings(**{**settings.__dict__, "space_type": "cosinesimil"})
-        drifted = open_vectors({}, "w", settings=other)
+        drifted = open_vectors(other, "w")
         try:
             with pytest.raises(Exception, match="LAMBDARAG_OPENSEARCH_SPACE"):
                 await drifted("chunks", 4).ensure()
@@ -349,7 +349,7 @@ async def test_reads_while_another_process_creates_the_index_never_fail(
 
     settings = OpenSearchSettings(hosts=(local_aws.opensearch_url,),
                                   index_prefix=unique_name.replace("_", "-"))
-    reader, writer = open_vectors({}, "w", settings=settings), open_vectors({}, "w", settings=settings)
+    reader, writer = open_vectors(settings, "w"), open_vectors(settings, "w")
     try:
         store, creator = reader("chunks", 4), writer("chunks", 4)
         found: list[tuple[int, int]] = []

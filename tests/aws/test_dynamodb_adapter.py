@@ -29,6 +29,14 @@ from lambdarag.storage.dynamodb import (
 from lambdarag.storage.dynamodb.table import KEY_TEXT_LIMIT, from_wire
 from tests.aws.conftest import AWS_CREDENTIALS, AWS_REGION, LocalAws
 
+
+def _from_env(environ: dict[str, str]) -> DynamoDBSettings:
+    """The adapter's settings as config.py parses them from ``environ``."""
+    from lambdarag.config import DynamoDBEnv
+
+    settings: DynamoDBSettings = DynamoDBEnv.from_mapping(environ).adapter()
+    return settings
+
 # ------------------------------------------------------------------ no server needed
 
 
@@ -44,13 +52,13 @@ def test_settings_read_env_names_with_defaults() -> None:
         "LAMBDARAG_DYNAMODB_BLOB_BUCKET": "rag-blobs",
         "LAMBDARAG_DYNAMODB_BLOB_PREFIX": "big/",
     }
-    assert DynamoDBSettings.from_env(env) == DynamoDBSettings(
+    assert _from_env(env) == DynamoDBSettings(
         table="rag-prod", create_table=False, region="eu-west-1",
         endpoint_url="http://127.0.0.1:8000", max_attempts=4, batch_attempts=3,
         inline_limit=1000, blob_bucket="rag-blobs", blob_prefix="big/",
     )
-    assert DynamoDBSettings.from_env({}) == DynamoDBSettings()
-    assert DynamoDBSettings.from_env({"AWS_DEFAULT_REGION": "ap-south-1"}).region == "ap-south-1"
+    assert _from_env({}) == DynamoDBSettings()
+    assert _from_env({"AWS_DEFAULT_REGION": "ap-south-1"}).region == "ap-south-1"
 
 
 @pytest.mark.parametrize(

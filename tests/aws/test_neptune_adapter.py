@@ -37,6 +37,14 @@ HOSTILE = ["a|n|b", "<|#|>", "a<SEP>b", "x::y", "O'Brien", 'say "hi"', "東京",
 VERTEX_WRITE_STEPS = {"mergeV", "addV"}
 
 
+def _neptune_from_env(environ: dict[str, str]) -> NeptuneConfig:
+    """The adapter's config as config.py parses it from ``environ``."""
+    from lambdarag.config import NeptuneEnv
+
+    config: NeptuneConfig = NeptuneEnv.from_mapping(environ).adapter()
+    return config
+
+
 class RecordingConnection(DriverRemoteConnection):
     """A real connection that keeps the bytecode of every traversal it submits."""
 
@@ -332,14 +340,14 @@ def test_connect_passes_signed_headers_when_iam_auth_is_on(monkeypatch: Any) -> 
 
 
 def test_config_reads_lightrag_gremlin_names() -> None:
-    config = NeptuneConfig.from_environ(
+    config = _neptune_from_env(
         {"GREMLIN_HOST": "h", "GREMLIN_PORT": "1", "GREMLIN_TRAVERSE_SOURCE": "s",
          "NEPTUNE_IAM_AUTH": "true", "AWS_REGION": "r"}
     )  # fmt: skip
     assert (config.url, config.traversal_source, config.iam_auth, config.region) == (
         "ws://h:1/gremlin", "s", True, "r",
     )  # fmt: skip
-    assert NeptuneConfig.from_environ({"GREMLIN_URL": "wss://x/gremlin"}).url == "wss://x/gremlin"
+    assert _neptune_from_env({"GREMLIN_URL": "wss://x/gremlin"}).url == "wss://x/gremlin"
 
 
 class _Clock:

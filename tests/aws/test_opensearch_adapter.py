@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from lambdarag.config import OpenSearchEnv
 from lambdarag.storage.base import StorageError, StoreUnavailableError
 from lambdarag.storage.opensearch import (
     OpenSearchSettings,
@@ -49,7 +50,7 @@ def test_settings_read_lightrag_names_and_lambdarag_extras() -> None:
         "LAMBDARAG_OPENSEARCH_BULK_DOCS": "100",
     }
 
-    settings = OpenSearchSettings.from_env(env)
+    settings = OpenSearchEnv.from_mapping(env).adapter()
 
     assert settings.hosts == ("https://a.example:443", "https://b.example:443")
     assert (settings.user, settings.password) == ("admin", "secret")
@@ -68,7 +69,7 @@ def test_settings_read_lightrag_names_and_lambdarag_extras() -> None:
 
 
 def test_settings_defaults_and_validation() -> None:
-    settings = OpenSearchSettings.from_env({})
+    settings = OpenSearchEnv.from_mapping({}).adapter()
     assert settings.hosts == ("localhost:9200",)
     assert (settings.engine, settings.space_type, settings.replicas) == (
         "lucene",
@@ -79,7 +80,7 @@ def test_settings_defaults_and_validation() -> None:
     with pytest.raises(ValueError, match="engine"):
         OpenSearchSettings(engine="annoy")
     with pytest.raises(ValueError, match="region"):
-        OpenSearchSettings.from_env({"LAMBDARAG_OPENSEARCH_AWS_SERVICE": "es"})
+        OpenSearchEnv.from_mapping({"LAMBDARAG_OPENSEARCH_AWS_SERVICE": "es"}).adapter()
 
 
 @pytest.mark.parametrize("service", ["es", "aoss"])
@@ -96,7 +97,7 @@ def test_sigv4_signer_uses_the_service_name(monkeypatch: pytest.MonkeyPatch, ser
     }
 
     # WHEN the client is built
-    settings = OpenSearchSettings.from_env(env)
+    settings = OpenSearchEnv.from_mapping(env).adapter()
     client = make_client(settings)
 
     # THEN requests are signed for that service and region, not with basic auth
@@ -209,7 +210,7 @@ async def settings(local_aws: LocalAws, unique_name: str) -> AsyncIterator[OpenS
 
 @pytest.fixture
 async def vectors(settings: OpenSearchSettings) -> AsyncIterator[OpenSearchVectors]:
-    made = open_vectors({}, "Work", settings=settings)
+    made = open_vectors(settings, "Work")
     yield made
     await made.close()
 
@@ -240,7 +241,7 @@ async def test_bulk_requests_respect_the_bounds(
 ) -> None:
     # GIVEN at most 7 documents or 2 KB per bulk request
     bounded = OpenSearchSettings(**{**settings.__dict__, "bulk_docs": 7, "bulk_bytes": 2_000})
-    vectors = open_vectors({}, "w", settings=bounded)
+    vectors = open_vectors(bounded, "w")
     sizes: list[tuple[int, int]] = []
     real_bulk = vectors.client.bulk
 
@@ -306,7 +307,7 @@ async def test_an_index_without_knn_mapping_is_refused(vectors: OpenSearchVector
 
 async def test_cosinesimil_space_scores_like_innerproduct(settings: OpenSearchSettings) -> None:
     cosine = OpenSearchSettings(**{**settings.__dict__, "space_type": "cosinesimil"})
-    vectors = open_vectors({}, "w", settings=cosine)
+    vectors = open_vectors(cosine, "w")
     store = vectors("chunks", 2)
     try:
         angles = np.array([0.0, 0.3, 1.2, 2.5])
@@ -324,7 +325,7 @@ async def test_cosinesimil_space_scores_like_innerproduct(settings: OpenSearchSe
 
 async def test_an_unreachable_node_raises_store_unavailable() -> None:
     settings = OpenSearchSettings(hosts=(f"http://{HOST}:1",), timeout=2, max_retries=0)
-    vectors = open_vectors({}, "w", settings=settings)
+    vectors = open_vectors(settings, "w")
     try:
         with pytest.raises(
             StoreUnavailableError, match=rf"OpenSearch at http://{HOST}:1 is unreachable"

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable, Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from dotenv import dotenv_values
 from pydantic import (
@@ -64,8 +65,8 @@ AWS_STORAGE_NAMES: dict[str, dict[str, str]] = {
                                "neptune": "neptune", "DynamoDBGraphStorage": "dynamodb",
                                "dynamodb": "dynamodb"},
 }
-# Connection settings of the AWS backends are read by each adapter from this slice of the
-# environment (and .env), taken once here: see lambdarag.storage.select.
+# The AWS backends' connection settings: this slice of the environment (and .env), taken
+# once here and parsed by the adapter groups below (OpenSearchEnv, NeptuneEnv, DynamoDBEnv).
 STORAGE_ENV_PREFIXES = ("OPENSEARCH_", "LAMBDARAG_OPENSEARCH_", "GREMLIN_", "NEPTUNE_",
                         "DYNAMODB_", "LAMBDARAG_DYNAMODB_", "LAMBDARAG_S3_", "AWS_REGION",
                         "LAMBDARAG_S3VECTORS_", "S3VECTORS_",
@@ -88,8 +89,9 @@ class AdapterSettings(BaseSettings):
     """The connection settings of one storage adapter, typed, under the adapter's own names.
 
     Read (environment over ``.env``, blank = unset) only when that adapter is selected, so
-    a bad value stops start-up with one line naming the variable. The adapters themselves
-    read the validated values from ``Settings.storage_environ``.
+    a bad value stops start-up with one line naming the variable. This is the one parser
+    of these names: :meth:`adapter` turns the validated values into the adapter's own
+    settings object, which ``Settings.adapter_settings`` hands to the storage selection.
     """
 
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
@@ -102,9 +104,32 @@ class AdapterSettings(BaseSettings):
             return {k: v for k, v in values.items() if not (isinstance(v, str) and not v.strip())}
         return values
 
+    @classmethod
+    def from_mapping(cls, environ: Mapping[str, str]) -> Self:
+        """The group read from ``environ`` alone (variable names in any case), not the process."""
+        return cls.model_validate({key.lower(): value for key, value in environ.items()})
+
+    def adapter(self) -> Any:
+        """The adapter's settings object built from these values."""
+        raise NotImplementedError
+
 
 def _lower(value: Any) -> Any:
     return value.strip().lower() if isinstance(value, str) else value
+
+
+# OpenSearchSettings' fields taken as they are from OpenSearchEnv's.
+_OPENSEARCH_FIELDS = {
+    "verify_certs": "opensearch_verify_certs", "timeout": "opensearch_timeout",
+    "max_retries": "opensearch_max_retries", "engine": "lambdarag_opensearch_engine",
+    "space_type": "lambdarag_opensearch_space", "m": "opensearch_knn_m",
+    "ef_construction": "opensearch_knn_ef_construction",
+    "ef_search": "opensearch_knn_ef_search", "shards": "lambdarag_opensearch_shards",
+    "replicas": "lambdarag_opensearch_replicas", "refresh": "lambdarag_opensearch_refresh",
+    "bulk_docs": "lambdarag_opensearch_bulk_docs",
+    "bulk_bytes": "lambdarag_opensearch_bulk_bytes",
+    "bulk_concurrency": "lambdarag_opensearch_bulk_concurrency",
+}
 
 
 class OpenSearchEnv(AdapterSettings):
@@ -112,6 +137,7 @@ class OpenSearchEnv(AdapterSettings):
 
     opensearch_hosts: str = ""
     opensearch_user: str = ""
+    opensearch_password: str = Field("", repr=False)
     opensearch_use_ssl: bool | None = None
     opensearch_verify_certs: bool = True
     opensearch_timeout: float = Field(30.0, gt=0)
@@ -129,11 +155,40 @@ class OpenSearchEnv(AdapterSettings):
     lambdarag_opensearch_bulk_bytes: int = Field(5_000_000, ge=1)
     lambdarag_opensearch_bulk_concurrency: int = Field(2, ge=1)
     lambdarag_opensearch_aws_service: Literal["", "es", "aoss"] = ""
+    lambdarag_opensearch_aws_region: str = ""
+    aws_region: str = ""
 
     _lowercase = field_validator(
         "lambdarag_opensearch_engine", "lambdarag_opensearch_space",
         "lambdarag_opensearch_refresh", "lambdarag_opensearch_aws_service", mode="before",
     )(_lower)
+
+    @model_validator(mode="after")
+    def _region_for_sigv4(self) -> OpenSearchEnv:
+        if self.lambdarag_opensearch_aws_service and not self._sigv4_region:
+            raise ValueError("SigV4 needs a region: set LAMBDARAG_OPENSEARCH_AWS_REGION or AWS_REGION")
+        return self
+
+    @property
+    def _sigv4_region(self) -> str:
+        return self.lambdarag_opensearch_aws_region or self.aws_region
+
+    def adapter(self) -> Any:
+        from lambdarag.storage.opensearch.client import OpenSearchSettings
+
+        hosts = tuple(h.strip() for h in self.opensearch_hosts.split(",") if h.strip())
+        service = self.lambdarag_opensearch_aws_service
+        use_ssl = self.opensearch_use_ssl
+        return OpenSearchSettings(
+            **({"hosts": hosts} if hosts else {}),
+            user=self.opensearch_user.strip(),
+            password=self.opensearch_password,
+            use_ssl=any(h.startswith("https://") for h in hosts) if use_ssl is None else use_ssl,
+            **{field: getattr(self, name) for field, name in _OPENSEARCH_FIELDS.items()},
+            index_prefix=self.lambdarag_opensearch_index_prefix.strip(),
+            aws_service=service,
+            aws_region=self._sigv4_region.strip() if service else "",
+        )
 
 
 class NeptuneEnv(AdapterSettings):
@@ -143,6 +198,7 @@ class NeptuneEnv(AdapterSettings):
     gremlin_host: str = "127.0.0.1"
     gremlin_port: int = Field(8182, ge=1, le=65535)
     gremlin_user: str = ""
+    gremlin_password: str = Field("", repr=False)
     gremlin_traverse_source: str = Field("g", min_length=1)
     neptune_iam_auth: bool = False
     aws_region: str = ""
@@ -161,6 +217,15 @@ class NeptuneEnv(AdapterSettings):
             raise ValueError("NEPTUNE_IAM_AUTH needs AWS_REGION")
         return self
 
+    def adapter(self) -> Any:
+        from lambdarag.storage.neptune.connection import NeptuneConfig
+
+        url = self.gremlin_url or f"ws://{self.gremlin_host}:{self.gremlin_port}/gremlin"
+        return NeptuneConfig(url=url, traversal_source=self.gremlin_traverse_source,
+                             username=self.gremlin_user, password=self.gremlin_password,
+                             iam_auth=self.neptune_iam_auth,
+                             region=self.aws_region or self.aws_default_region)
+
 
 class DynamoDBEnv(AdapterSettings):
     """``LAMBDARAG_DYNAMODB_*`` and ``DYNAMODB_ENDPOINT_URL``."""
@@ -171,13 +236,38 @@ class DynamoDBEnv(AdapterSettings):
     lambdarag_dynamodb_batch_attempts: int = Field(8, ge=1)
     lambdarag_dynamodb_inline_limit: int = Field(350_000, ge=1, le=390_000)
     lambdarag_dynamodb_blob_bucket: str = ""
+    lambdarag_dynamodb_blob_prefix: str = "dynamodb-blobs/"
     dynamodb_endpoint_url: str = ""
+    aws_region: str = ""
+    aws_default_region: str = ""
+
+    def adapter(self) -> Any:
+        from lambdarag.storage.dynamodb.settings import DEFAULT_REGION, DynamoDBSettings
+
+        return DynamoDBSettings(
+            table=self.lambdarag_dynamodb_table.strip(),
+            create_table=self.lambdarag_dynamodb_create_table,
+            region=(self.aws_region or self.aws_default_region or DEFAULT_REGION).strip(),
+            endpoint_url=self.dynamodb_endpoint_url.strip(),
+            max_attempts=self.lambdarag_dynamodb_max_attempts,
+            batch_attempts=self.lambdarag_dynamodb_batch_attempts,
+            inline_limit=self.lambdarag_dynamodb_inline_limit,
+            blob_bucket=self.lambdarag_dynamodb_blob_bucket.strip(),
+            blob_prefix=self.lambdarag_dynamodb_blob_prefix.strip(),
+        )
 
 
 # The selected backend -> the typed settings its adapter needs.
 ADAPTER_SETTINGS: dict[str, type[AdapterSettings]] = {
     "opensearch": OpenSearchEnv, "neptune": NeptuneEnv, "dynamodb": DynamoDBEnv,
 }
+
+
+def _adapter_value(variable: str, label: str, parse: Callable[[], Any]) -> Any:
+    try:
+        return parse()
+    except ValueError as exc:
+        raise ValueError(f"{variable}: bad {label} setting: {exc}") from None
 
 
 class SettingsError(ConfigurationError):
@@ -422,13 +512,8 @@ class Settings(BaseSettings):
     def _check_storage(self) -> Settings:
         from lambdarag.storage.select import check_selection
 
-        for backend in dict.fromkeys(self.storage_backends.values()):
-            if backend in ADAPTER_SETTINGS:
-                try:
-                    ADAPTER_SETTINGS[backend]()
-                except ValidationError as exc:
-                    raise ValueError(_describe(exc).removeprefix("configuration: ")) from None
-        check_selection(self.storage_backends, self.storage_environ)
+        check_selection(self.storage_backends)
+        _ = self.adapter_settings  # a bad adapter value refuses start-up here
         return self
 
     @model_validator(mode="after")
@@ -532,6 +617,41 @@ class Settings(BaseSettings):
         if self.lambdarag_shared_locks == "auto":
             return self.storage_backends["kv"] != "embedded"
         return self.lambdarag_shared_locks == "on"
+
+    @cached_property
+    def adapter_settings(self) -> dict[str, Any]:
+        """``{backend: its adapter's settings}`` for the selected AWS backends.
+
+        Raises ValueError naming the variable when a value is refused.
+        """
+        found: dict[str, Any] = {}
+        for backend in dict.fromkeys(self.storage_backends.values()):
+            if backend in ADAPTER_SETTINGS:
+                try:
+                    group = ADAPTER_SETTINGS[backend].from_mapping(self.storage_environ)
+                except ValidationError as exc:
+                    raise ValueError(_describe(exc).removeprefix("configuration: ")) from None
+                found[backend] = group.adapter()
+        found.update(self._low_cost_adapter_settings())
+        return found
+
+    def _low_cost_adapter_settings(self) -> dict[str, Any]:
+        """The S3 Vectors and DynamoDB graph settings, when selected (read by their adapters'
+        own parsers from this module's slice of the environment)."""
+        found: dict[str, Any] = {}
+        if self.storage_backends["vectors"] == "s3vectors":
+            from lambdarag.storage.s3vectors import S3VectorsSettings
+
+            found["s3vectors"] = _adapter_value(
+                "LIGHTRAG_VECTOR_STORAGE", "S3 Vectors",
+                lambda: S3VectorsSettings.from_env(self.storage_environ))
+        if self.storage_backends["graph"] == "dynamodb":
+            from lambdarag.storage.dynamodb.graph import graph_settings
+
+            found["dynamodb_graph"] = _adapter_value(
+                "LIGHTRAG_GRAPH_STORAGE", "DynamoDB graph",
+                lambda: graph_settings(self.storage_environ))
+        return found
 
     @cached_property
     def storage_environ(self) -> dict[str, str]:

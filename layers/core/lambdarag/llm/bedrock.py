@@ -10,19 +10,15 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lambdarag.llm.base import (
-    ChatMessage,
-    EmbeddingConfig,
-    LLMBinding,
-    LLMConfig,
-    LLMConfigError,
-    LLMResponseError,
-)
+from lambdarag.llm.base import LLMBinding, LLMConfigError, LLMResponseError
 from lambdarag.llm.bedrock_client import BedrockCaller, make_client
 from lambdarag.llm.embedding import BatchedEmbedding
 from lambdarag.llm.retry import Backoff, Target, trim
+
+if TYPE_CHECKING:
+    from lambdarag.llm.base import ChatMessage, EmbeddingConfig, LLMConfig
 
 INFERENCE_OPTIONS = {
     "max_tokens": "maxTokens",

@@ -153,31 +153,6 @@ Take the conversation history into account.
 """
 
 
-KG_CONTEXT = """Knowledge Graph Data (Entity):
-
-```json
-{entities_str}
-```
-
-Knowledge Graph Data (Relationship):
-
-```json
-{relations_str}
-```
-
-Document Chunks (each entry has a reference_id that refers to the Reference Document List):
-
-```json
-{text_chunks_str}
-```
-
-Reference Document List:
-
-```
-{reference_list_str}
-```
-"""
-
 NAIVE_CONTEXT = """Document Chunks (each entry has a reference_id that refers to the Reference Document List):
 
 ```json
@@ -190,6 +165,20 @@ Reference Document List:
 {reference_list_str}
 ```
 """
+
+KG_CONTEXT = """Knowledge Graph Data (Entity):
+
+```json
+{entities_str}
+```
+
+Knowledge Graph Data (Relationship):
+
+```json
+{relations_str}
+```
+
+""" + NAIVE_CONTEXT
 
 USER_QUERY_SEPARATOR = "---User Query---"
 

@@ -17,16 +17,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from lambdarag.errors import LambdaRAGError
+from lambdarag.indexing import parse
 from lambdarag.indexing.chunking import CHUNK_META_KEYS, chunk_sections
 from lambdarag.indexing.extract import extract_chunk
 from lambdarag.indexing.merge import merge_entities, merge_relations
-from lambdarag.indexing.parse import (
-    is_structured,
-    join_sections,
-    load_document_sections,
-    section_index,
-    sections_from_index,
-)
 from lambdarag.llm.cache import LLMUsage, counting_usage
 from lambdarag.storage.base import DocStatusRecord
 from lambdarag.utils import chunk_id_for, content_summary, mdhash, now_iso
@@ -87,11 +81,11 @@ async def prepare(ws: Workspace, payload: Payload) -> Payload:
     record = await _status(ws, doc_id)
     doc = await ws.stores.full_docs.get_by_id(doc_id) or {}
     text = doc.get("content") or ""
-    sections = sections_from_index(text, doc.get("sections"))
+    sections = parse.sections_from_index(text, doc.get("sections"))
     if not text.strip() and doc.get("source_file"):
-        sections = await load_document_sections(doc["source_file"], ws.inputs.read)
-        text = join_sections(sections)
-        index = {"sections": section_index(sections)} if is_structured(sections) else {}
+        sections = await parse.load_document_sections(doc["source_file"], ws.inputs.read)
+        text = parse.join_sections(sections)
+        index = {"sections": parse.section_index(sections)} if parse.is_structured(sections) else {}
         await ws.stores.full_docs.upsert(
             {doc_id: {**doc, "content": text, "parse_format": "raw", **index}}
         )

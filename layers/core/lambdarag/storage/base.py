@@ -347,6 +347,40 @@ class VectorStorage(Provisioned, ABC):
     async def drop(self) -> None: ...
 
 
+class CheckedVectorStorage(VectorStorage):
+    """A vector store whose base checks the arguments: template for the adapters.
+
+    ``upsert`` skips an empty batch and checks the vectors' shape (:func:`upsert_matrix`);
+    ``query`` flattens the vector, checks its dimension and answers ``[]`` for
+    ``top_k <= 0``. An adapter writes only :meth:`_upsert_rows` and :meth:`_search`.
+    """
+
+    async def upsert(self, items: Sequence[dict[str, Any]], vectors: np.ndarray) -> None:
+        if len(items) == 0:
+            return
+        await self._upsert_rows(items, upsert_matrix(self.namespace, self.dim, len(items), vectors))
+
+    async def query(self, vector: np.ndarray, top_k: int, *, threshold: float = 0.0,
+                    doc_id: str | None = None) -> list[VectorHit]:
+        import numpy as np
+
+        flat = np.asarray(vector).reshape(-1)
+        check_dim(self.namespace, self.dim, flat.shape[0])
+        if top_k <= 0:
+            return []
+        return await self._search(flat, top_k, threshold, doc_id)
+
+    @abstractmethod
+    async def _upsert_rows(self, items: Sequence[dict[str, Any]], matrix: np.ndarray) -> None:
+        """Store ``items[i]`` with row ``i`` of ``matrix`` (float32, shape checked, not empty)."""
+
+    @abstractmethod
+    async def _search(
+        self, flat: np.ndarray, top_k: int, threshold: float, doc_id: str | None
+    ) -> list[VectorHit]:
+        """The hits of a flat query vector of the right dimension, ``top_k >= 1``."""
+
+
 # ------------------------------------------------------------------------ graph
 
 
@@ -448,7 +482,14 @@ class GraphStorage(Provisioned, ABC):
 
     @abstractmethod
     async def subgraph(self, label: str, max_depth: int, max_nodes: int) -> KnowledgeGraph:
-        """BFS from ``label`` (``*`` = whole graph ranked by degree), as LightRAG does."""
+        """``*``: the ``max_nodes`` highest-degree nodes; otherwise a BFS from ``label``, as
+        LightRAG does.
+
+        The BFS goes level by level up to ``max_depth`` hops, taking higher-degree
+        nodes first within a level, until ``max_nodes`` nodes are selected.
+        Edges are every edge among the selected nodes. :func:`check_subgraph_args` says
+        which arguments are refused.
+        """
 
     @abstractmethod
     async def counts(self) -> tuple[int, int]:

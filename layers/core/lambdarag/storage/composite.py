@@ -17,14 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 
-from lambdarag.storage.base import (
-    DocStatusStorage,
-    FragmentStorage,
-    GraphStorage,
-    KVStorage,
-    StorageFactory,
-    VectorStorage,
-)
+from lambdarag.storage import base as contracts
+from lambdarag.storage.base import StorageFactory
 
 Closer = Callable[[], Awaitable[None]]
 
@@ -41,8 +35,8 @@ class CompositeStorageFactory(StorageFactory):
         self,
         base: StorageFactory,
         *,
-        vectors: Callable[[str, int], VectorStorage] | None = None,
-        graph: Callable[[], GraphStorage] | None = None,
+        vectors: Callable[[str, int], contracts.VectorStorage] | None = None,
+        graph: Callable[[], contracts.GraphStorage] | None = None,
         closers: Sequence[Closer] = (),
     ) -> None:
         self.workspace = base.workspace
@@ -50,26 +44,26 @@ class CompositeStorageFactory(StorageFactory):
         self._make_vectors = vectors
         self._make_graph = graph
         self._closers = list(closers)
-        self._vectors: dict[str, VectorStorage] = {}
-        self._graph: GraphStorage | None = None
+        self._vectors: dict[str, contracts.VectorStorage] = {}
+        self._graph: contracts.GraphStorage | None = None
 
-    def kv(self, namespace: str) -> KVStorage:
+    def kv(self, namespace: str) -> contracts.KVStorage:
         return self._base.kv(namespace)
 
-    def doc_status(self) -> DocStatusStorage:
+    def doc_status(self) -> contracts.DocStatusStorage:
         return self._base.doc_status()
 
-    def fragments(self) -> FragmentStorage:
+    def fragments(self) -> contracts.FragmentStorage:
         return self._base.fragments()
 
-    def vectors(self, namespace: str, dim: int) -> VectorStorage:
+    def vectors(self, namespace: str, dim: int) -> contracts.VectorStorage:
         if self._make_vectors is None:
             return self._base.vectors(namespace, dim)
         if namespace not in self._vectors:
             self._vectors[namespace] = self._make_vectors(namespace, dim)
         return self._vectors[namespace]
 
-    def graph(self) -> GraphStorage:
+    def graph(self) -> contracts.GraphStorage:
         if self._make_graph is None:
             return self._base.graph()
         if self._graph is None:

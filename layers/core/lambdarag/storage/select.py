@@ -51,10 +51,10 @@ KINDS_SETTING = {
 }
 
 
-def check_selection(backends: Mapping[str, str], environ: Mapping[str, str]) -> None:
+def check_selection(backends: Mapping[str, str]) -> None:
     """Raise ValueError (one line, naming the variable) if the selection cannot start.
 
-    Connection settings are parsed (nothing is contacted), so a typo stops start-up.
+    The adapters' connection settings are checked where they are parsed, in config.py.
     """
     if backends["kv"] != backends["doc_status"]:
         raise ValueError(
@@ -62,60 +62,6 @@ def check_selection(backends: Mapping[str, str], environ: Mapping[str, str]) -> 
             f"(got {backends['kv']} and {backends['doc_status']}): both Json*/embedded or "
             "both DynamoDB*"
         )
-    checks = [("kv", "dynamodb", _dynamodb_settings),
-              ("vectors", "opensearch", _opensearch_settings),
-              ("vectors", "s3vectors", _s3vectors_settings),
-              ("graph", "neptune", _neptune_config),
-              ("graph", "dynamodb", _dynamodb_graph_settings)]
-    for kind, backend, parse in checks:
-        if backends[kind] == backend:
-            try:
-                parse(environ)
-            except ValueError as exc:
-                raise ValueError(f"{KINDS_SETTING[kind]}: {exc}") from None
-
-
-def _parsed(label: str, load: Callable[[], Any]) -> Any:
-    """``load()``, its ValueError reworded as "bad <label> setting: ..."."""
-    try:
-        return load()
-    except ValueError as exc:
-        raise ValueError(f"bad {label} setting: {exc}") from None
-
-
-def _dynamodb_settings(environ: Mapping[str, str]) -> Any:
-    from lambdarag.storage.dynamodb.settings import DynamoDBSettings
-
-    return _parsed("DynamoDB", lambda: DynamoDBSettings.from_env(environ))
-
-
-def _opensearch_settings(environ: Mapping[str, str]) -> Any:
-    from lambdarag.storage.opensearch import OpenSearchSettings
-
-    return _parsed("OpenSearch", lambda: OpenSearchSettings.from_env(environ))
-
-
-def _s3vectors_settings(environ: Mapping[str, str]) -> Any:
-    from lambdarag.storage.s3vectors import S3VectorsSettings
-
-    return _parsed("S3 Vectors", lambda: S3VectorsSettings.from_env(environ))
-
-
-def _dynamodb_graph_settings(environ: Mapping[str, str]) -> Any:
-    from lambdarag.storage.dynamodb.graph import graph_settings
-
-    return _parsed("DynamoDB graph", lambda: graph_settings(environ))
-
-
-def _neptune_config(environ: Mapping[str, str]) -> Any:
-    from lambdarag.storage.neptune import NeptuneConfig
-
-    config = NeptuneConfig.from_environ(dict(environ))
-    if config.iam_auth and not config.region:
-        raise ValueError("bad Neptune setting: NEPTUNE_IAM_AUTH needs AWS_REGION")
-    if not config.url.startswith(("ws://", "wss://")):
-        raise ValueError(f"bad Neptune setting: GREMLIN_URL {config.url!r} must be ws:// or wss://")
-    return config
 
 
 @dataclass
@@ -128,8 +74,9 @@ class StorageSelection:
         ``Settings.storage_backends``.
     working_dir:
         Where embedded stores live (also when only some kinds are embedded).
-    environ:
-        ``Settings.storage_environ``: the adapters' connection settings.
+    adapters:
+        ``Settings.adapter_settings``: each selected AWS backend's settings object
+        (``DynamoDBSettings``, ``OpenSearchSettings``, ``NeptuneConfig``).
 
     Examples
     --------
@@ -139,12 +86,12 @@ class StorageSelection:
 
     backends: Mapping[str, str]
     working_dir: Path
-    environ: Mapping[str, str]
+    adapters: Mapping[str, Any]
     _shared: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> StorageSelection:
-        return cls(settings.storage_backends, settings.working_dir, settings.storage_environ)
+        return cls(settings.storage_backends, settings.working_dir, settings.adapter_settings)
 
     @property
     def all_embedded(self) -> bool:
@@ -163,7 +110,7 @@ class StorageSelection:
             return embedded[0]
 
         state_embedded = self.backends["kv"] == "embedded"
-        base = local() if state_embedded else _dynamodb_state(self._shared, self.environ).open(
+        base = local() if state_embedded else _dynamodb_state(self._shared, self.adapters["dynamodb"]).open(
             workspace
         )
         if self.all_embedded:
@@ -194,16 +141,16 @@ class StorageSelection:
         from lambdarag.storage.opensearch import make_client, open_vectors
 
         if "opensearch" not in self._shared:
-            settings = _opensearch_settings(self.environ)
+            settings = self.adapters["opensearch"]
             self._shared["opensearch"] = (settings, make_client(settings))
         settings, client = self._shared["opensearch"]
-        return open_vectors(self.environ, workspace, client=client, settings=settings)
+        return open_vectors(settings, workspace, client=client)
 
     def _neptune(self, workspace: str) -> Callable[[], Any]:
         from lambdarag.storage.neptune import GremlinRunner, NeptuneGraphStorage
 
         if "neptune" not in self._shared:
-            self._shared["neptune"] = GremlinRunner(_neptune_config(self.environ))
+            self._shared["neptune"] = GremlinRunner(self.adapters["neptune"])
         runner = self._shared["neptune"]
         return lambda: NeptuneGraphStorage(runner, workspace)
 
@@ -212,7 +159,7 @@ class StorageSelection:
         from lambdarag.storage.s3vectors import S3VectorsBucket, S3VectorsStorage
 
         if "s3vectors" not in self._shared:
-            self._shared["s3vectors"] = S3VectorsBucket(_s3vectors_settings(self.environ))
+            self._shared["s3vectors"] = S3VectorsBucket(self.adapters["s3vectors"])
         bucket = self._shared["s3vectors"]
         return lambda namespace, dim: S3VectorsStorage(
             bucket, workspace, namespace, dim, overflow=state.kv(f"vector_overflow_{namespace}"))
@@ -222,7 +169,7 @@ class StorageSelection:
         from lambdarag.storage.dynamodb.graph import DynamoDBGraphStorage, GraphTable
 
         if "dynamodb_graph" not in self._shared:
-            settings = _dynamodb_graph_settings(self.environ)
+            settings = self.adapters["dynamodb_graph"]
             self._shared["dynamodb_graph"] = GraphTable(make_client(settings), settings)
         table = self._shared["dynamodb_graph"]
         return lambda: DynamoDBGraphStorage(table, workspace)
@@ -230,7 +177,7 @@ class StorageSelection:
     def workspaces(self) -> list[str]:
         """Workspaces with stored data, asked of the state backend (module docstring)."""
         if self.backends["kv"] == "dynamodb":
-            return _dynamodb_state(self._shared, self.environ).workspaces()
+            return _dynamodb_state(self._shared, self.adapters["dynamodb"]).workspaces()
         from lambdarag.storage.embedded import stored_workspaces
 
         return stored_workspaces(self.working_dir)
@@ -260,11 +207,11 @@ class _DynamoDBState:
     adapter's workspace registry, never a Scan).
     """
 
-    def __init__(self, environ: Mapping[str, str]) -> None:
+    def __init__(self, settings: Any) -> None:
         from lambdarag.storage import dynamodb
 
         self._module = dynamodb
-        self._settings = dynamodb.DynamoDBSettings.from_env(environ)
+        self._settings = settings
         self._client = dynamodb.make_client(self._settings)
 
     def open(self, workspace: str) -> StorageFactory:
@@ -280,8 +227,8 @@ class _DynamoDBState:
         self._client.close()
 
 
-def _dynamodb_state(shared: dict[str, Any], environ: Mapping[str, str]) -> _DynamoDBState:
+def _dynamodb_state(shared: dict[str, Any], settings: Any) -> _DynamoDBState:
     if "dynamodb" not in shared:
-        shared["dynamodb"] = _DynamoDBState(environ)
+        shared["dynamodb"] = _DynamoDBState(settings)
     state: _DynamoDBState = shared["dynamodb"]
     return state

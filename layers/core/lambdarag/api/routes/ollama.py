@@ -12,7 +12,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -20,16 +20,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from lambdarag.api import errors
+from lambdarag.api import deps, errors
 from lambdarag.api.auth import Principal
-from lambdarag.api.deps import (
-    EngineDep,
-    PrincipalDep,
-    SettingsDep,
-    WorkspaceNameDep,
-    model_workspace,
-    visible_models,
-)
+from lambdarag.api.deps import EngineDep, PrincipalDep, SettingsDep, WorkspaceNameDep
 from lambdarag.api.routes.query import NDJSON_HEADERS, NDJSONResponse
 from lambdarag.chat.conversation import (
     ChatAnswer,
@@ -323,7 +316,7 @@ async def tags(
     return {"models": [
         {"name": m.name, "model": m.name, "modified_at": CREATED_AT, "size": MODEL_SIZE,
          "digest": MODEL_DIGEST, "details": _details(settings)}
-        for m in visible_models(engine, settings, default, caller)
+        for m in deps.visible_models(engine, settings, default, caller)
     ]}
 
 
@@ -345,7 +338,7 @@ async def show(request: Request, engine: EngineDep, settings: SettingsDep,
         body = await _parse(request, settings, ShowBody)
         requested = body.model or body.name or ""
         wanted = requested if ":" in requested else f"{requested}:latest"
-        models = {m.name: m for m in visible_models(engine, settings, default, caller)}
+        models = {m.name: m for m in deps.visible_models(engine, settings, default, caller)}
         found = models.get(wanted)
         if found is None:
             raise ChatRequestError(404, f"model '{requested}' not found; GET /api/tags lists the knowledge bases")
@@ -374,7 +367,7 @@ async def _open(
 ) -> tuple[Any, str]:
     """(workspace, model name for the response) of a request's ``model``; 404 if unknown,
     403 if the caller may not use it."""
-    name = model_workspace(model, engine, settings, default, caller)
+    name = deps.model_workspace(model, engine, settings, default, caller)
     return await engine.workspace(name), _model_name(model, settings)
 
 
@@ -467,6 +460,16 @@ async def generate(
 # ----------------------------------------------------------------------- embeddings
 
 
+async def _embedding_answer(answer: Callable[[], Awaitable[Response]]) -> Response:
+    """``answer()``, or a refused request or failed provider as Ollama's error reply."""
+    try:
+        return await answer()
+    except ChatRequestError as exc:
+        return _refused(exc)
+    except LLMError as exc:
+        return _provider_failed(exc)
+
+
 async def _embed(engine: Engine, texts: list[str], dimensions: int | None) -> list[list[float]]:
     """Vectors from the configured embedding binding, optionally truncated and renormalised."""
     import numpy as np
@@ -492,21 +495,20 @@ async def _embed(engine: Engine, texts: list[str], dimensions: int | None) -> li
 async def embed(
     request: Request, engine: EngineDep, settings: SettingsDep, default: DefaultWorkspaceDep,
     caller: PrincipalDep,
-) -> JSONResponse:
+) -> Response:
     """One vector per input string, from the server's embedding model (EMBEDDING_MODEL)."""
-    try:
+
+    async def answer() -> Response:
         body = await _parse(request, settings, EmbedBody)
         started = time.time_ns()
-        model_workspace(body.model, engine, settings, default, caller)
+        deps.model_workspace(body.model, engine, settings, default, caller)
         texts = [body.input] if isinstance(body.input, str) else list(body.input)
         vectors = await _embed(engine, texts, body.dimensions)
-    except ChatRequestError as exc:
-        return _refused(exc)
-    except LLMError as exc:
-        return _provider_failed(exc)
-    return JSONResponse({"model": _model_name(body.model, settings), "embeddings": vectors,
-                         "total_duration": time.time_ns() - started, "load_duration": 0,
-                         "prompt_eval_count": sum(count_tokens(t) for t in texts)})
+        return JSONResponse({"model": _model_name(body.model, settings), "embeddings": vectors,
+                             "total_duration": time.time_ns() - started, "load_duration": 0,
+                             "prompt_eval_count": sum(count_tokens(t) for t in texts)})
+
+    return await _embedding_answer(answer)
 
 
 @router.post(
@@ -517,17 +519,16 @@ async def embed(
 async def embeddings(
     request: Request, engine: EngineDep, settings: SettingsDep, default: DefaultWorkspaceDep,
     caller: PrincipalDep,
-) -> JSONResponse:
+) -> Response:
     """``{"embedding": [...]}`` for ``prompt``; an empty prompt gives an empty vector."""
-    try:
+
+    async def answer() -> Response:
         body = await _parse(request, settings, EmbeddingsBody)
-        model_workspace(body.model, engine, settings, default, caller)
+        deps.model_workspace(body.model, engine, settings, default, caller)
         vectors = await _embed(engine, [body.prompt] if body.prompt else [], None)
-    except ChatRequestError as exc:
-        return _refused(exc)
-    except LLMError as exc:
-        return _provider_failed(exc)
-    return JSONResponse({"embedding": vectors[0] if vectors else []})
+        return JSONResponse({"embedding": vectors[0] if vectors else []})
+
+    return await _embedding_answer(answer)
 
 
 # ----------------------------------------------------------------- model management

@@ -31,16 +31,9 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from lambdarag.api import errors
+from lambdarag.api import deps, errors
 from lambdarag.api.auth import Principal
-from lambdarag.api.deps import (
-    EngineDep,
-    PrincipalDep,
-    SettingsDep,
-    WorkspaceNameDep,
-    model_workspace,
-    visible_models,
-)
+from lambdarag.api.deps import EngineDep, PrincipalDep, SettingsDep, WorkspaceNameDep
 from lambdarag.chat.conversation import (
     ChatAnswer,
     ChatMessage,
@@ -367,7 +360,7 @@ async def models(engine: EngineDep, settings: SettingsDep, default: WorkspaceNam
                  caller: PrincipalDep) -> dict[str, Any]:
     """``lightrag:latest`` (the LIGHTRAG-WORKSPACE header's workspace) and every other stored
     workspace the caller may use as ``lightrag:<workspace>``."""
-    found = visible_models(engine, settings, default, caller)
+    found = deps.visible_models(engine, settings, default, caller)
     return {"object": "list", "data": [model_object(m.name) for m in found]}
 
 
@@ -379,7 +372,7 @@ async def models(engine: EngineDep, settings: SettingsDep, default: WorkspaceNam
 async def model_info(model: str, engine: EngineDep, settings: SettingsDep,
                      default: WorkspaceNameDep, caller: PrincipalDep) -> dict[str, Any]:
     """The model object of ``model``; 404 ``model_not_found`` when no knowledge base has it."""
-    for found in visible_models(engine, settings, default, caller):
+    for found in deps.visible_models(engine, settings, default, caller):
         if found.name == model:
             return model_object(found.name)
     raise _no_model(model)
@@ -471,7 +464,7 @@ class _Completion:
 def workspace_of(model: str, engine: Engine, settings: Settings, default: str,
                   caller: Principal) -> str:
     try:
-        return model_workspace(model, engine, settings, default, caller)
+        return deps.model_workspace(model, engine, settings, default, caller)
     except ChatRequestError as exc:
         raise _no_model(model) from exc
 

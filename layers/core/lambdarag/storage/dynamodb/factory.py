@@ -8,18 +8,10 @@ OpenSearch and Neptune (or the embedded store).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from typing import Any
 
-from lambdarag.storage.base import (
-    DocStatusStorage,
-    FragmentStorage,
-    GraphStorage,
-    KVStorage,
-    StorageError,
-    StorageFactory,
-    VectorStorage,
-)
+from lambdarag.storage import base
+from lambdarag.storage.base import StorageError, StorageFactory
 from lambdarag.storage.dynamodb.blobs import BlobStore, S3BlobStore
 from lambdarag.storage.dynamodb.doc_status import DynamoDocStatusStorage
 from lambdarag.storage.dynamodb.fragments import DynamoFragmentStorage
@@ -58,41 +50,28 @@ class DynamoDBStorageFactory(StorageFactory):
         self._fragments: DynamoFragmentStorage | None = None
         self._closed = False
 
-    @classmethod
-    def from_env(
-        cls,
-        environ: Mapping[str, str],
-        workspace: str,
-        *,
-        client: Any | None = None,
-        blob_store: BlobStore | None = None,
-    ) -> DynamoDBStorageFactory:
-        """A factory configured by the names listed in :mod:`lambdarag.storage.dynamodb.settings`."""
-        return cls(DynamoDBSettings.from_env(environ), workspace, client=client,
-                   blob_store=blob_store)
-
-    def kv(self, namespace: str) -> KVStorage:
+    def kv(self, namespace: str) -> base.KVStorage:
         if namespace not in self._kv:
             self._kv[namespace] = DynamoKVStorage(self._table, self.workspace, namespace)
         return self._kv[namespace]
 
-    def doc_status(self) -> DocStatusStorage:
+    def doc_status(self) -> base.DocStatusStorage:
         if self._doc_status is None:
             self._doc_status = DynamoDocStatusStorage(self._table, self.workspace)
         return self._doc_status
 
-    def fragments(self) -> FragmentStorage:
+    def fragments(self) -> base.FragmentStorage:
         if self._fragments is None:
             self._fragments = DynamoFragmentStorage(self._table, self.workspace)
         return self._fragments
 
-    def vectors(self, namespace: str, dim: int) -> VectorStorage:
+    def vectors(self, namespace: str, dim: int) -> base.VectorStorage:
         raise StorageError(
             "DynamoDB stores no vectors: compose DynamoDBStorageFactory with a vector backend "
             "through CompositeStorageFactory(vectors=...)"
         )
 
-    def graph(self) -> GraphStorage:
+    def graph(self) -> base.GraphStorage:
         raise StorageError(
             "DynamoDB stores no graph: compose DynamoDBStorageFactory with a graph backend "
             "through CompositeStorageFactory(graph=...)"

@@ -24,12 +24,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from lambdarag.storage.base import (
-    EntityFragment,
-    FragmentStorage,
-    RelationFragment,
-    sorted_pair,
-)
+from lambdarag.storage.base import EntityFragment, FragmentStorage, RelationFragment, sorted_pair
 from lambdarag.storage.dynamodb.table import DynamoTable, Item, Key, key_part, partition
 
 logger = logging.getLogger(__name__)
@@ -48,12 +43,8 @@ class DynamoFragmentStorage(FragmentStorage):
         self._workspace = workspace
         self._manifests = partition(workspace, "frag-chunks")
 
-    async def put_chunk_fragments(
-        self,
-        chunk_id: str,
-        entities: Sequence[EntityFragment],
-        relations: Sequence[RelationFragment],
-    ) -> None:
+    async def put_chunk_fragments(self, chunk_id: str, entities: Sequence[EntityFragment],
+                                  relations: Sequence[RelationFragment]) -> None:
         entity_rows = dict(_entity(chunk_id, fragment) for fragment in entities)
         relation_rows = dict(_relation(chunk_id, fragment) for fragment in relations)
         sk = key_part(chunk_id)

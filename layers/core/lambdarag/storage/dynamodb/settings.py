@@ -1,8 +1,8 @@
 """Settings of the DynamoDB adapter, read from environment names.
 
 LightRAG has no DynamoDB backend, so the names are LambdaRAG's own, plus the standard AWS
-ones. :meth:`DynamoDBSettings.from_env` takes the mapping to read (the composition root
-passes ``os.environ``): nothing in this package reads the process environment itself.
+ones. config.py's ``DynamoDBEnv`` parses them and builds :class:`DynamoDBSettings`:
+nothing in this package reads the environment.
 
 =========================================  ================================================
 name                                       meaning (default)
@@ -27,10 +27,7 @@ name                                       meaning (default)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-
-from lambdarag.storage.env import EnvReader
 
 DEFAULT_REGION = "us-east-1"
 # DynamoDB's item limit is 400 KB including attribute names and keys (up to ~3 KB here).
@@ -43,7 +40,7 @@ class DynamoDBSettings:
 
     Examples
     --------
-    >>> DynamoDBSettings.from_env({"LAMBDARAG_DYNAMODB_TABLE": "rag"}).table
+    >>> DynamoDBSettings(table="rag").table
     'rag'
     """
 
@@ -67,22 +64,3 @@ class DynamoDBSettings:
                 f"LAMBDARAG_DYNAMODB_INLINE_LIMIT must be in 1..{MAX_INLINE_LIMIT}, "
                 f"got {self.inline_limit}"
             )
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> DynamoDBSettings:
-        """Settings from ``LAMBDARAG_DYNAMODB_*``, ``AWS_REGION`` and ``DYNAMODB_ENDPOINT_URL``."""
-        default = cls()
-        env = EnvReader(environ)
-        text, number = env.text, env.number
-        prefix = "LAMBDARAG_DYNAMODB_"
-        return cls(
-            table=text(f"{prefix}TABLE", default.table),
-            create_table=env.flag(f"{prefix}CREATE_TABLE", True),
-            region=text("AWS_REGION", text("AWS_DEFAULT_REGION", default.region)),
-            endpoint_url=text("DYNAMODB_ENDPOINT_URL", ""),
-            max_attempts=number(f"{prefix}MAX_ATTEMPTS", default.max_attempts),
-            batch_attempts=number(f"{prefix}BATCH_ATTEMPTS", default.batch_attempts),
-            inline_limit=number(f"{prefix}INLINE_LIMIT", default.inline_limit),
-            blob_bucket=text(f"{prefix}BLOB_BUCKET", ""),
-            blob_prefix=text(f"{prefix}BLOB_PREFIX", default.blob_prefix),
-        )

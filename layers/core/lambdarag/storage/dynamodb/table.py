@@ -29,7 +29,9 @@ Retries
     retries throttling (ProvisionedThroughputExceededException, ThrottlingException,
     RequestLimitExceeded) and transient errors up to ``max_attempts``. BatchWriteItem and
     BatchGetItem return what they could not process instead of failing: those items are
-    re-sent with exponential backoff and full jitter, ``batch_attempts`` rounds at most.
+    re-sent under the engine's one retry policy (:mod:`lambdarag.retry`: exponential
+    backoff, full jitter), ``batch_attempts`` rounds at most. botocore's mode stays: it
+    retries each call (and rate-limits the client) below this, where no policy of ours sees.
 """
 
 from __future__ import annotations
@@ -38,12 +40,12 @@ import asyncio
 import hashlib
 import json
 import logging
-import random
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from lambdarag.retry import Backoff, retrying_sync
 from lambdarag.storage.base import (
     StorageError,
     StoreThrottledError,
@@ -53,6 +55,9 @@ from lambdarag.storage.base import (
 )
 from lambdarag.storage.dynamodb.blobs import BlobStore
 from lambdarag.storage.dynamodb.settings import DynamoDBSettings
+
+if TYPE_CHECKING:
+    from tenacity import Retrying
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +70,8 @@ _HASHED_TEXT = KEY_TEXT_LIMIT - 80
 WRITE_BATCH = 25  # BatchWriteItem limit
 READ_BATCH = 100  # BatchGetItem limit
 READ_CONCURRENCY = 8
-_BACKOFF_BASE, _BACKOFF_CAP = 0.05, 2.0
+# Re-sending unprocessed batch items: first wait at most 50 ms, doubling up to 2 s.
+_BATCH_BACKOFF = Backoff(base=0.05, cap=2.0)
 TABLE_WAIT_SECONDS = 120
 
 # Sparse global secondary indexes (only doc status rows carry their key attributes).
@@ -301,17 +307,23 @@ class DynamoTable:
                 request["ProjectionExpression"] = ", ".join(names)
                 request["ExpressionAttributeNames"] = names
             pending: dict[str, Any] = {self.name: request}
-            for attempt in range(self.settings.batch_attempts):
+
+            def read() -> None:
+                nonlocal pending
                 response = self.client.batch_get_item(RequestItems=pending)
                 for raw in response.get("Responses", {}).get(self.name, []):
                     item = from_wire(raw)
                     found[(item["pk"], item["sk"])] = item
                 pending = response.get("UnprocessedKeys") or {}
-                if not pending:
-                    break
-                _backoff(attempt)
-            else:
-                raise StorageError(f"DynamoDB kept keys of {self.name} unprocessed; retry later")
+                if pending:
+                    raise _Unprocessed
+
+            try:
+                self._batch_retrying()(read)
+            except _Unprocessed:
+                raise StorageError(
+                    f"DynamoDB kept keys of {self.name} unprocessed; retry later"
+                ) from None
         return found
 
     def write_many_sync(
@@ -330,14 +342,26 @@ class DynamoTable:
         requests = list(by_key.values())
         for start in range(0, len(requests), WRITE_BATCH):
             pending: dict[str, Any] = {self.name: requests[start : start + WRITE_BATCH]}
-            for attempt in range(self.settings.batch_attempts):
-                response = self.client.batch_write_item(RequestItems=pending)
-                pending = response.get("UnprocessedItems") or {}
-                if not pending:
-                    break
-                _backoff(attempt)
-            else:
-                raise StorageError(f"DynamoDB kept writes to {self.name} unprocessed; retry later")
+
+            def write() -> None:
+                nonlocal pending
+                pending = self.client.batch_write_item(RequestItems=pending).get(
+                    "UnprocessedItems"
+                ) or {}
+                if pending:
+                    raise _Unprocessed
+
+            try:
+                self._batch_retrying()(write)
+            except _Unprocessed:
+                raise StorageError(
+                    f"DynamoDB kept writes to {self.name} unprocessed; retry later"
+                ) from None
+
+    def _batch_retrying(self) -> Retrying:
+        """The engine's retry policy for re-sending a batch's unprocessed part."""
+        return retrying_sync(retry_on=_Unprocessed, attempts=self.settings.batch_attempts,
+                             backoff=_BATCH_BACKOFF)
 
     def swap_sync(self, key: Key, wire: dict[str, Any] | None, expected: str | None) -> None:
         """Put ``wire`` (delete ``key`` when None) only if the item is at version ``expected``.
@@ -499,6 +523,5 @@ def _truncate(text: str, limit: int) -> str:
     return text.encode("utf-8")[:limit].decode("utf-8", "ignore")
 
 
-def _backoff(attempt: int) -> None:
-    """Exponential backoff with full jitter before re-sending unprocessed batch items."""
-    time.sleep(random.uniform(0, min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt)))
+class _Unprocessed(Exception):  # noqa: N818 - a signal to the retry policy, never raised out
+    """DynamoDB left part of a batch unprocessed (throttled); the rest is to be sent again."""

@@ -6,15 +6,8 @@ import logging
 import re
 from pathlib import Path
 
-from lambdarag.storage.base import (
-    DocStatusStorage,
-    FragmentStorage,
-    GraphStorage,
-    KVStorage,
-    StorageError,
-    StorageFactory,
-    VectorStorage,
-)
+from lambdarag.storage import base
+from lambdarag.storage.base import StorageError, StorageFactory
 from lambdarag.storage.embedded import doc_status, fragments, graph, kv, vector
 from lambdarag.storage.embedded.db import Database
 
@@ -52,22 +45,22 @@ class EmbeddedStorageFactory(StorageFactory):
         self._fragments: fragments.SqliteFragmentStorage | None = None
         self._graph: graph.SqliteGraphStorage | None = None
 
-    def kv(self, namespace: str) -> KVStorage:
+    def kv(self, namespace: str) -> base.KVStorage:
         if namespace not in self._kv:
             self._kv[namespace] = kv.SqliteKVStorage(self._db, namespace)
         return self._kv[namespace]
 
-    def doc_status(self) -> DocStatusStorage:
+    def doc_status(self) -> base.DocStatusStorage:
         if self._doc_status is None:
             self._doc_status = doc_status.SqliteDocStatusStorage(self._db)
         return self._doc_status
 
-    def fragments(self) -> FragmentStorage:
+    def fragments(self) -> base.FragmentStorage:
         if self._fragments is None:
             self._fragments = fragments.SqliteFragmentStorage(self._db)
         return self._fragments
 
-    def vectors(self, namespace: str, dim: int) -> VectorStorage:
+    def vectors(self, namespace: str, dim: int) -> base.VectorStorage:
         """The namespace's store; asking again with another ``dim`` raises StorageError."""
         store = self._vectors.get(namespace)
         if store is None:
@@ -78,7 +71,7 @@ class EmbeddedStorageFactory(StorageFactory):
             )
         return store
 
-    def graph(self) -> GraphStorage:
+    def graph(self) -> base.GraphStorage:
         if self._graph is None:
             self._graph = graph.SqliteGraphStorage(self._db)
         return self._graph

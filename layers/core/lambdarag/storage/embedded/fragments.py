@@ -8,12 +8,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from lambdarag.storage.base import (
-    EntityFragment,
-    FragmentStorage,
-    RelationFragment,
-    sorted_pair,
-)
+from lambdarag.storage.base import EntityFragment, FragmentStorage, RelationFragment, sorted_pair
 from lambdarag.storage.embedded.db import Database, chunked, placeholders
 
 logger = logging.getLogger(__name__)
@@ -48,12 +43,8 @@ class SqliteFragmentStorage(FragmentStorage):
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def put_chunk_fragments(
-        self,
-        chunk_id: str,
-        entities: Sequence[EntityFragment],
-        relations: Sequence[RelationFragment],
-    ) -> None:
+    async def put_chunk_fragments(self, chunk_id: str, entities: Sequence[EntityFragment],
+                                  relations: Sequence[RelationFragment]) -> None:
 
         def write(conn: sqlite3.Connection) -> None:
             entity_rows = [_entity_row(chunk_id, fragment) for fragment in entities]

@@ -9,16 +9,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from lambdarag.storage.base import (
-    GraphStorage,
-    KnowledgeGraph,
-    StorageError,
-    best_edges,
-    check_subgraph_args,
-    rank_labels,
-    sorted_pair,
-    weight_of,
-)
+from lambdarag.storage import base
+from lambdarag.storage.base import GraphStorage, KnowledgeGraph, StorageError
 from lambdarag.storage.embedded.db import Database, chunked, placeholders
 
 logger = logging.getLogger(__name__)
@@ -119,7 +111,7 @@ class SqliteGraphStorage(GraphStorage):
             found: dict[Pair, dict[str, Any]] = {}
             for pair in dict.fromkeys(pairs):
                 row = conn.execute(
-                    "SELECT props FROM edges WHERE src = ? AND tgt = ?", sorted_pair(*pair)
+                    "SELECT props FROM edges WHERE src = ? AND tgt = ?", base.sorted_pair(*pair)
                 ).fetchone()
                 if row is not None:
                     found[pair] = json.loads(row[0])
@@ -151,7 +143,7 @@ class SqliteGraphStorage(GraphStorage):
             weights: dict[Pair, float] = {}
             for src, tgt, weight, degrees in conn.execute(_INCIDENT_SQL, (json.dumps(list(names)),)):
                 rank[src, tgt], weights[src, tgt] = degrees, weight
-            return [(pair, rank[pair]) for pair in best_edges(rank, weights)]
+            return [(pair, rank[pair]) for pair in base.best_edges(rank, weights)]
 
         return await self._db.read(read)
 
@@ -179,7 +171,7 @@ class SqliteGraphStorage(GraphStorage):
             await self._db.write(lambda conn: _delete_nodes(conn, wanted))
 
     async def delete_edges(self, pairs: Sequence[tuple[str, str]]) -> None:
-        wanted = list(dict.fromkeys(sorted_pair(*pair) for pair in pairs))
+        wanted = list(dict.fromkeys(base.sorted_pair(*pair) for pair in pairs))
         if wanted:
             await self._db.write(lambda conn: _delete_edges(conn, wanted))
 
@@ -206,18 +198,12 @@ class SqliteGraphStorage(GraphStorage):
 
         def read(conn: sqlite3.Connection) -> list[str]:
             names = [name for (name,) in conn.execute(sql, (needle,))]
-            return rank_labels(names, needle, limit)
+            return base.rank_labels(names, needle, limit)
 
         return await self._db.read(read)
 
     async def subgraph(self, label: str, max_depth: int, max_nodes: int) -> KnowledgeGraph:
-        """``*``: the ``max_nodes`` highest-degree nodes; otherwise a BFS from ``label``.
-
-        The BFS goes level by level up to ``max_depth`` hops, taking higher-degree
-        nodes first within a level, until ``max_nodes`` nodes are selected.
-        Edges are every edge among the selected nodes.
-        """
-        check_subgraph_args(max_depth, max_nodes)
+        base.check_subgraph_args(max_depth, max_nodes)
 
         def read(conn: sqlite3.Connection) -> KnowledgeGraph:
             if label == "*":
@@ -334,9 +320,9 @@ def _knowledge_graph(conn: sqlite3.Connection, names: list[str], truncated: bool
 
 def _upsert_edges(conn: sqlite3.Connection, edges: dict[Pair, dict[str, Any]]) -> None:
     rows = {
-        sorted_pair(*pair): json.dumps(props, ensure_ascii=False) for pair, props in edges.items()
+        base.sorted_pair(*pair): json.dumps(props, ensure_ascii=False) for pair, props in edges.items()
     }
-    weights = {sorted_pair(*pair): weight_of(props.get("weight")) for pair, props in edges.items()}
+    weights = {base.sorted_pair(*pair): base.weight_of(props.get("weight")) for pair, props in edges.items()}
     endpoints = list({name for pair in rows for name in pair})
     missing = set(endpoints) - set(_degrees(conn, endpoints))
     if missing:
@@ -369,7 +355,7 @@ def _delete_nodes(conn: sqlite3.Connection, names: list[str]) -> None:
     incident: set[Pair] = set()
     for name in names:
         incident.update((name, neighbour) for neighbour in _neighbours(conn, name))
-    _delete_edges(conn, {sorted_pair(*pair) for pair in incident})
+    _delete_edges(conn, {base.sorted_pair(*pair) for pair in incident})
     for batch in chunked(names):
         conn.execute(f"DELETE FROM nodes WHERE name IN ({placeholders(len(batch))})", batch)
 

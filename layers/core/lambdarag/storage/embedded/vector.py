@@ -23,12 +23,11 @@ import numpy as np
 
 from lambdarag.storage.base import (
     DIM_HINT,
+    CheckedVectorStorage,
     StorageError,
     VectorHit,
-    VectorStorage,
     check_dim,
     normalise,
-    upsert_matrix,
 )
 from lambdarag.storage.embedded.db import Database, chunked, placeholders, transaction
 from lambdarag.storage.embedded.vector_index import VectorIndex
@@ -74,7 +73,7 @@ class _Batch:
     vectors: np.ndarray
 
 
-class SqliteVectorStorage(VectorStorage):
+class SqliteVectorStorage(CheckedVectorStorage):
     """One vector namespace; the matrix is loaded on the first query."""
 
     def __init__(self, db: Database, namespace: str, dim: int) -> None:
@@ -86,24 +85,12 @@ class SqliteVectorStorage(VectorStorage):
         self._epoch = 0
         self._data_version = -1
 
-    async def upsert(self, items: Sequence[dict[str, Any]], vectors: np.ndarray) -> None:
-        if len(items) == 0:
-            return
-        matrix = upsert_matrix(self.namespace, self.dim, len(items), vectors)
+    async def _upsert_rows(self, items: Sequence[dict[str, Any]], matrix: np.ndarray) -> None:
         await self._db.run(lambda conn: self._upsert_sync(conn, items, matrix))
 
-    async def query(
-        self,
-        vector: np.ndarray,
-        top_k: int,
-        *,
-        threshold: float = 0.0,
-        doc_id: str | None = None,
+    async def _search(
+        self, flat: np.ndarray, top_k: int, threshold: float, doc_id: str | None
     ) -> list[VectorHit]:
-        flat = np.asarray(vector).reshape(-1)
-        check_dim(self.namespace, self.dim, flat.shape[0])
-        if top_k <= 0:
-            return []
         return await self._db.run(
             lambda conn: self._query_sync(conn, flat, top_k, threshold, doc_id)
         )

@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -72,25 +71,6 @@ class NeptuneConfig:
     max_retries: int = 5
     backoff_base: float = 0.1
     backoff_cap: float = 5.0
-
-    @classmethod
-    def from_environ(cls, environ: Mapping[str, str] | None = None) -> NeptuneConfig:
-        """LightRAG's ``GREMLIN_HOST``/``GREMLIN_PORT``/``GREMLIN_USER``/``GREMLIN_PASSWORD``/
-        ``GREMLIN_TRAVERSE_SOURCE``, plus ``GREMLIN_URL`` (overrides host and port),
-        ``NEPTUNE_IAM_AUTH`` and ``AWS_REGION``."""
-        env = os.environ if environ is None else environ
-        url = env.get("GREMLIN_URL", "")
-        if not url:
-            host, port = env.get("GREMLIN_HOST", "127.0.0.1"), env.get("GREMLIN_PORT", "8182")
-            url = f"ws://{host}:{port}/gremlin"
-        return cls(
-            url=url,
-            traversal_source=env.get("GREMLIN_TRAVERSE_SOURCE", "g"),
-            username=env.get("GREMLIN_USER", ""),
-            password=env.get("GREMLIN_PASSWORD", ""),
-            iam_auth=env.get("NEPTUNE_IAM_AUTH", "").lower() in ("1", "true", "yes"),
-            region=env.get("AWS_REGION", env.get("AWS_DEFAULT_REGION", "")),
-        )
 
 
 def sigv4_headers(url: str, region: str, credentials: Any = None) -> dict[str, str]:

@@ -41,16 +41,8 @@ from gremlin_python.process.traversal import (
     T,
 )
 
-from lambdarag.storage.base import (
-    GraphStorage,
-    KnowledgeGraph,
-    StorageError,
-    best_edges,
-    check_subgraph_args,
-    rank_labels,
-    sorted_pair,
-    weight_of,
-)
+from lambdarag.storage import base
+from lambdarag.storage.base import GraphStorage, KnowledgeGraph, StorageError
 from lambdarag.storage.neptune.connection import GremlinRunner
 
 logger = logging.getLogger(__name__)
@@ -77,7 +69,7 @@ def vertex_id(workspace: str, name: str) -> str:
 
 def edge_id(workspace: str, src: str, tgt: str) -> str:
     """The id of the undirected edge between ``src`` and ``tgt`` (either order)."""
-    return f"{workspace}|e|{_digest(json.dumps(list(sorted_pair(src, tgt))))}"
+    return f"{workspace}|e|{_digest(json.dumps(list(base.sorted_pair(src, tgt))))}"
 
 
 def encode_props(props: dict[str, Any]) -> dict[str, str | int | float | bool]:
@@ -300,9 +292,9 @@ class NeptuneGraphStorage(GraphStorage):
                 )
             )
             for row in rows:
-                pair = sorted_pair(row["a"], row["b"])
-                rank[pair], weights[pair] = int(row["r"]), weight_of(row["w"])
-        return [(pair, rank[pair]) for pair in best_edges(rank, weights)]
+                pair = base.sorted_pair(row["a"], row["b"])
+                rank[pair], weights[pair] = int(row["r"]), base.weight_of(row["w"])
+        return [(pair, rank[pair]) for pair in base.best_edges(rank, weights)]
 
     async def upsert_nodes(self, nodes: dict[str, dict[str, Any]]) -> None:
         items = list(nodes.items())
@@ -314,7 +306,7 @@ class NeptuneGraphStorage(GraphStorage):
 
     async def upsert_edges(self, edges: dict[tuple[str, str], dict[str, Any]]) -> None:
         """Create or replace edges; raises StorageError (writing nothing) if an endpoint is missing."""
-        rows = {sorted_pair(*pair): props for pair, props in edges.items()}
+        rows = {base.sorted_pair(*pair): props for pair, props in edges.items()}
         if not rows:
             return
         endpoints = list({name for pair in rows for name in pair})
@@ -344,7 +336,7 @@ class NeptuneGraphStorage(GraphStorage):
             await self._runner.run(lambda g, ids=ids: delete_nodes_traversal(g, ids).iterate())
 
     async def delete_edges(self, pairs: Sequence[tuple[str, str]]) -> None:
-        wanted = list(dict.fromkeys(sorted_pair(*pair) for pair in pairs))
+        wanted = list(dict.fromkeys(base.sorted_pair(*pair) for pair in pairs))
         for batch in _chunks(wanted, self._batch):
             eids = [edge_id(self.workspace, *pair) for pair in batch]
             vids = list(dict.fromkeys(self._vid(name) for pair in batch for name in pair))
@@ -401,16 +393,10 @@ class NeptuneGraphStorage(GraphStorage):
         if not needle or limit <= 0:
             return []
         names = [name for name in await self._all_names() if needle in name.lower()]
-        return rank_labels(names, needle, limit)
+        return base.rank_labels(names, needle, limit)
 
     async def subgraph(self, label: str, max_depth: int, max_nodes: int) -> KnowledgeGraph:
-        """``*``: the ``max_nodes`` highest-degree nodes; otherwise a BFS from ``label``.
-
-        The BFS goes level by level up to ``max_depth`` hops, taking higher-degree
-        nodes first within a level, until ``max_nodes`` nodes are selected.
-        Edges are every edge among the selected nodes.
-        """
-        check_subgraph_args(max_depth, max_nodes)
+        base.check_subgraph_args(max_depth, max_nodes)
         if label == "*":
             names = [name for name, _ in await self._top_by_degree(max_nodes)]
             (total, _) = await self.counts()

@@ -2,8 +2,8 @@
 
 Settings come from environment names LightRAG's OpenSearch storage already reads, so a
 LightRAG ``.env`` keeps working; the ``LAMBDARAG_OPENSEARCH_*`` names cover what LightRAG
-lacks. :meth:`OpenSearchSettings.from_env` takes the mapping to read (the composition root
-passes ``os.environ``): nothing in this package reads the process environment itself.
+lacks. config.py's ``OpenSearchEnv`` parses them and builds :class:`OpenSearchSettings`:
+nothing in this package reads the environment.
 
 ============================================  ==========================================
 name                                          meaning (default)
@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -47,7 +46,6 @@ from lambdarag.storage.base import (
     StoreUnavailableError,
     VersionConflictError,
 )
-from lambdarag.storage.env import EnvReader
 
 if TYPE_CHECKING:
     from opensearchpy import AsyncOpenSearch
@@ -81,7 +79,7 @@ class OpenSearchSettings:
 
     Examples
     --------
-    >>> OpenSearchSettings.from_env({"OPENSEARCH_HOSTS": "http://127.0.0.1:9200"}).hosts
+    >>> OpenSearchSettings(hosts=("http://127.0.0.1:9200",)).hosts
     ('http://127.0.0.1:9200',)
     """
 
@@ -120,39 +118,6 @@ class OpenSearchSettings:
             raise ValueError(
                 "SigV4 needs a region: set LAMBDARAG_OPENSEARCH_AWS_REGION or AWS_REGION"
             )
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> OpenSearchSettings:
-        """Settings from LightRAG's ``OPENSEARCH_*`` names plus ``LAMBDARAG_OPENSEARCH_*``."""
-        default = cls()
-        env = EnvReader(environ)
-        text, number, flag = env.text, env.number, env.flag
-        prefix = "LAMBDARAG_OPENSEARCH_"
-        hosts = tuple(h.strip() for h in text("OPENSEARCH_HOSTS", "").split(",") if h.strip())
-        service = text(f"{prefix}AWS_SERVICE", "").lower()
-        return cls(
-            hosts=hosts or default.hosts,
-            user=text("OPENSEARCH_USER", ""),
-            password=environ.get("OPENSEARCH_PASSWORD", ""),
-            use_ssl=flag("OPENSEARCH_USE_SSL", any(h.startswith("https://") for h in hosts)),
-            verify_certs=flag("OPENSEARCH_VERIFY_CERTS", default.verify_certs),
-            timeout=float(text("OPENSEARCH_TIMEOUT", str(default.timeout))),
-            max_retries=number("OPENSEARCH_MAX_RETRIES", default.max_retries),
-            engine=text(f"{prefix}ENGINE", default.engine).lower(),
-            space_type=text(f"{prefix}SPACE", default.space_type).lower(),
-            m=number("OPENSEARCH_KNN_M", default.m),
-            ef_construction=number("OPENSEARCH_KNN_EF_CONSTRUCTION", default.ef_construction),
-            ef_search=number("OPENSEARCH_KNN_EF_SEARCH", default.ef_search),
-            index_prefix=text(f"{prefix}INDEX_PREFIX", default.index_prefix),
-            shards=number(f"{prefix}SHARDS", default.shards),
-            replicas=number(f"{prefix}REPLICAS", default.replicas),
-            refresh=text(f"{prefix}REFRESH", default.refresh).lower(),
-            bulk_docs=number(f"{prefix}BULK_DOCS", default.bulk_docs),
-            bulk_bytes=number(f"{prefix}BULK_BYTES", default.bulk_bytes),
-            bulk_concurrency=number(f"{prefix}BULK_CONCURRENCY", default.bulk_concurrency),
-            aws_service=service,
-            aws_region=text(f"{prefix}AWS_REGION", text("AWS_REGION", "")) if service else "",
-        )
 
     def with_prefix(self, index_prefix: str) -> OpenSearchSettings:
         """A copy whose indices start with ``index_prefix`` (tests scope runs with it)."""

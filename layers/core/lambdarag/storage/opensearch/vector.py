@@ -59,20 +59,19 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from lambdarag.retry import Backoff, retrying
 from lambdarag.storage.base import (
     DIM_HINT,
+    CheckedVectorStorage,
     StorageError,
     StoreUnavailableError,
     VectorHit,
-    VectorStorage,
-    check_dim,
     normalise,
     unit_rows,
-    upsert_matrix,
 )
 from lambdarag.storage.opensearch.client import (
     OpenSearchSettings,
@@ -91,6 +90,12 @@ MAX_K = 10_000  # the k-NN plugin's limit on k (and index.max_result_window)
 _PLAIN = re.compile(r"[a-z0-9_]*")
 _PREFIX = re.compile(r"[a-z0-9][a-z0-9_.-]*")
 _BULK_RETRIES = 4
+# Re-sending the documents a bulk request had throttled (429): first wait at most 0.2 s.
+_BULK_BACKOFF = Backoff(base=0.2, cap=5.0)
+
+
+class _Throttled(Exception):  # noqa: N818 - a signal to the retry policy, never raised out
+    """Some documents of a bulk request came back 429; they are to be sent again."""
 
 
 def index_name(prefix: str, workspace: str, namespace: str) -> str:
@@ -133,7 +138,7 @@ class _Row:
     vector: np.ndarray
 
 
-class OpenSearchVectorStorage(VectorStorage):
+class OpenSearchVectorStorage(CheckedVectorStorage):
     """One vector namespace of one workspace in its own k-NN index.
 
     Parameters
@@ -169,28 +174,15 @@ class OpenSearchVectorStorage(VectorStorage):
 
     # -- contract ------------------------------------------------------------
 
-    async def upsert(self, items: Sequence[dict[str, Any]], vectors: np.ndarray) -> None:
-        if len(items) == 0:
-            return
-        matrix = upsert_matrix(self.namespace, self.dim, len(items), vectors)
+    async def _upsert_rows(self, items: Sequence[dict[str, Any]], matrix: np.ndarray) -> None:
         rows = self._rows(items, matrix)
         await self._ensure_index()
         lines = [self._index_lines(row) for row in rows]
         await self._bulk(lines)
 
-    async def query(
-        self,
-        vector: np.ndarray,
-        top_k: int,
-        *,
-        threshold: float = 0.0,
-        doc_id: str | None = None,
+    async def _search(
+        self, flat: np.ndarray, top_k: int, threshold: float, doc_id: str | None
     ) -> list[VectorHit]:
-        import numpy as np  # only when vectors are handled: a cold Lambda need not load it
-        flat = np.asarray(vector).reshape(-1)
-        check_dim(self.namespace, self.dim, flat.shape[0])
-        if top_k <= 0:
-            return []
         unit = normalise(flat[None, :])[0]
         if self._settings.space_type == "cosinesimil" and not unit.any():
             return []  # cosinesimil refuses a zero query; every cosine with it is 0
@@ -468,34 +460,41 @@ class OpenSearchVectorStorage(VectorStorage):
         params: dict[str, Any] = {}
         if self._settings.aws_service != "aoss":
             params["refresh"] = self._settings.refresh
-        for attempt in range(_BULK_RETRIES + 1):
+        pending = batch
+
+        async def send() -> None:
+            nonlocal pending
             response = await self._call(
-                "bulk", self._client.bulk, body="".join(batch), params=params
+                "bulk", self._client.bulk, body="".join(pending), params=params
             )
             if response is None:
                 raise StorageError(f"OpenSearch bulk on {self.index}: the index vanished")
             if not response.get("errors"):
                 return
-            retry: list[str] = []
-            for line, result in zip(batch, response["items"], strict=True):
+            throttled: list[str] = []
+            for line, result in zip(pending, response["items"], strict=True):
                 outcome = next(iter(result.values()))
                 status = int(outcome.get("status", 200))
                 if status == 429:
-                    retry.append(line)
+                    throttled.append(line)
                 elif "error" in outcome and not (status == 404 and "delete" in result):
                     error = outcome["error"]
                     raise StorageError(
                         f"OpenSearch bulk on {self.index} rejected a document: "
                         f"{error.get('type')}: {error.get('reason')}"
                     )
-            if not retry:
-                return
-            batch = retry
-            await asyncio.sleep(0.2 * 2**attempt)
-        raise StorageError(
-            f"OpenSearch bulk on {self.index}: {len(batch)} documents still throttled (429) "
-            f"after {_BULK_RETRIES} retries; lower LAMBDARAG_OPENSEARCH_BULK_CONCURRENCY"
-        )
+            if throttled:
+                pending = throttled
+                raise _Throttled
+
+        try:
+            await retrying(retry_on=_Throttled, attempts=_BULK_RETRIES + 1,
+                           backoff=_BULK_BACKOFF)(send)
+        except _Throttled:
+            raise StorageError(
+                f"OpenSearch bulk on {self.index}: {len(pending)} documents still throttled "
+                f"(429) after {_BULK_RETRIES} retries; lower LAMBDARAG_OPENSEARCH_BULK_CONCURRENCY"
+            ) from None
 
     # -- conversion ------------------------------------------------------------
 
@@ -535,7 +534,7 @@ class OpenSearchVectors:
 
     Examples
     --------
-    >>> vectors = open_vectors(os.environ, "finance")  # doctest: +SKIP
+    >>> vectors = open_vectors(settings.adapter_settings["opensearch"], "finance")  # doctest: +SKIP
     >>> CompositeStorageFactory(base, vectors=vectors, closers=[vectors.close])  # doctest: +SKIP
     """
 
@@ -563,18 +562,16 @@ class OpenSearchVectors:
 
 
 def open_vectors(
-    environ: Mapping[str, str],
+    settings: OpenSearchSettings,
     workspace: str,
     *,
     client: AsyncOpenSearch | None = None,
-    settings: OpenSearchSettings | None = None,
 ) -> OpenSearchVectors:
-    """Vector stores of ``workspace`` configured from ``environ`` (see client.py's table).
+    """Vector stores of ``workspace`` (``settings`` from config.py's ``OpenSearchEnv``).
 
     A given ``client`` stays the caller's to close; otherwise one is made and
     :meth:`OpenSearchVectors.close` closes it.
     """
-    settings = settings or OpenSearchSettings.from_env(environ)
     if client is not None:
         return OpenSearchVectors(client, settings, workspace)
     return OpenSearchVectors(make_client(settings), settings, workspace, owns_client=True)
