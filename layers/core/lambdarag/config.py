@@ -648,9 +648,10 @@ class Settings(BaseSettings):
         if self.storage_backends["graph"] == "dynamodb":
             from lambdarag.storage.dynamodb.graph import graph_settings
 
+            state = DynamoDBEnv.from_mapping(self.storage_environ).adapter()
             found["dynamodb_graph"] = _adapter_value(
                 "LIGHTRAG_GRAPH_STORAGE", "DynamoDB graph",
-                lambda: graph_settings(self.storage_environ))
+                lambda: graph_settings(self.storage_environ, state))
         return found
 
     @cached_property

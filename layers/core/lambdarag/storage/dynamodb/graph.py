@@ -98,13 +98,19 @@ class GraphTable(DynamoTable):
             )
 
 
-def graph_settings(environ: Mapping[str, str]) -> DynamoDBSettings:
+def graph_settings(
+    environ: Mapping[str, str], state: DynamoDBSettings | None = None
+) -> DynamoDBSettings:
     """The DynamoDB settings with ``table`` = ``LAMBDARAG_DYNAMODB_GRAPH_TABLE``.
 
-    The default is the state table's name plus ``-graph``; region, endpoint, retries and
-    ``LAMBDARAG_DYNAMODB_CREATE_TABLE`` are the state table's.
+    ``state`` is the state table's settings (built by the configuration); the default graph
+    table is its name plus ``-graph``, and region, endpoint, retries and
+    ``LAMBDARAG_DYNAMODB_CREATE_TABLE`` are its own. Without it, only the state table's name
+    is read from ``environ``.
     """
-    state = DynamoDBSettings.from_env(environ)
+    if state is None:
+        state = DynamoDBSettings(table=EnvReader(environ).text("LAMBDARAG_DYNAMODB_TABLE",
+                                                               DynamoDBSettings.table))
     table = EnvReader(environ).text("LAMBDARAG_DYNAMODB_GRAPH_TABLE", f"{state.table}-graph")
     try:
         return replace(state, table=table)
