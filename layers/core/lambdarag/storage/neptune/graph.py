@@ -284,10 +284,10 @@ class NeptuneGraphStorage(GraphStorage):
                 lambda g, ids=ids: (
                     g.V(*ids).bothE().dedup()
                     .project("a", "b", "w", "r")
-                    .by(__.outV().values(NAME))
-                    .by(__.inV().values(NAME))
+                    .by(__.out_v().values(NAME))
+                    .by(__.in_v().values(NAME))
                     .by(__.coalesce(__.values("weight"), __.constant(0.0)))
-                    .by(__.bothV().values(DEGREE).sum_())
+                    .by(__.both_v().values(DEGREE).sum_())
                     .to_list()
                 )
             )
