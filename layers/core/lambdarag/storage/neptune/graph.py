@@ -282,7 +282,7 @@ class NeptuneGraphStorage(GraphStorage):
             ids = [self._vid(name) for name in batch]
             rows = await self._runner.run(
                 lambda g, ids=ids: (
-                    g.V(*ids).bothE().dedup()
+                    g.V(*ids).both_e().dedup()
                     .project("a", "b", "w", "r")
                     .by(__.out_v().values(NAME))
                     .by(__.in_v().values(NAME))
