@@ -14,7 +14,7 @@ import pytest
 
 from lambdarag.storage.base import StorageError, StoreUnavailableError
 from lambdarag.storage.dynamodb import DynamoDBSettings
-from lambdarag.storage.dynamodb.graph import DynamoDBGraphStorage, GraphTable, graph_settings
+from lambdarag.storage.dynamodb.graph import DynamoDBGraphStorage, GraphTable
 from tests.fakes.aws_meter import AwsMeter
 
 
@@ -98,10 +98,3 @@ async def test_a_missing_table_the_stack_should_own_is_unavailable(dynamodb_clie
     graph = DynamoDBGraphStorage(GraphTable(dynamodb_client, settings), "ws")
     with pytest.raises(StoreUnavailableError, match="does not exist"):
         await graph.upsert_nodes({"a": {}})
-
-
-def test_the_graph_table_is_named_after_the_state_table_unless_set() -> None:
-    assert graph_settings({"LAMBDARAG_DYNAMODB_TABLE": "rag"}).table == "rag-graph"
-    assert graph_settings({"LAMBDARAG_DYNAMODB_GRAPH_TABLE": "rag-g"}).table == "rag-g"
-    with pytest.raises(ValueError, match="3-255"):
-        graph_settings({"LAMBDARAG_DYNAMODB_GRAPH_TABLE": "g"})

@@ -146,9 +146,9 @@ def test_importing_the_engine_loads_no_aws_client() -> None:
         ({"LIGHTRAG_GRAPH_STORAGE": "GremlinStorage", "GREMLIN_URL": "http://neptune:8182"},
          "GREMLIN_URL: must be a ws:// or wss:// URL (got 'http://neptune:8182')"),
         ({"LIGHTRAG_VECTOR_STORAGE": "S3VectorsStorage", "LAMBDARAG_S3VECTORS_BUCKET": "Bad_Name"},
-         "LIGHTRAG_VECTOR_STORAGE: bad S3 Vectors setting: LAMBDARAG_S3VECTORS_BUCKET"),
+         "LAMBDARAG_S3VECTORS_BUCKET: must be 3-63 characters of a-z, 0-9 and '-'"),
         ({"LIGHTRAG_GRAPH_STORAGE": "DynamoDBGraphStorage", "LAMBDARAG_DYNAMODB_GRAPH_TABLE": "x"},
-         "LIGHTRAG_GRAPH_STORAGE: bad DynamoDB graph setting: LAMBDARAG_DYNAMODB_GRAPH_TABLE"),
+         "LAMBDARAG_DYNAMODB_GRAPH_TABLE: String should have at least 3 characters"),
     ],
 )
 def test_a_bad_storage_selection_stops_start_up_in_one_line(

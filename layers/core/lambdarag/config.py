@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal, Self
@@ -66,7 +66,7 @@ AWS_STORAGE_NAMES: dict[str, dict[str, str]] = {
                                "dynamodb": "dynamodb"},
 }
 # The AWS backends' connection settings: this slice of the environment (and .env), taken
-# once here and parsed by the adapter groups below (OpenSearchEnv, NeptuneEnv, DynamoDBEnv).
+# once here and parsed by the adapter groups below (ADAPTER_SETTINGS).
 STORAGE_ENV_PREFIXES = ("OPENSEARCH_", "LAMBDARAG_OPENSEARCH_", "GREMLIN_", "NEPTUNE_",
                         "DYNAMODB_", "LAMBDARAG_DYNAMODB_", "LAMBDARAG_S3_", "AWS_REGION",
                         "LAMBDARAG_S3VECTORS_", "S3VECTORS_",
@@ -257,17 +257,67 @@ class DynamoDBEnv(AdapterSettings):
         )
 
 
-# The selected backend -> the typed settings its adapter needs.
+class DynamoDBGraphEnv(DynamoDBEnv):
+    """The DynamoDB graph table: ``LAMBDARAG_DYNAMODB_GRAPH_TABLE`` (default: the state
+    table's name plus ``-graph``); region, endpoint, retries and table creation as the
+    state table's."""
+
+    lambdarag_dynamodb_graph_table: str | None = Field(None, min_length=3, max_length=255)
+
+    def adapter(self) -> Any:
+        from dataclasses import replace
+
+        state = super().adapter()
+        return replace(state, table=(self.lambdarag_dynamodb_graph_table or f"{state.table}-graph")
+                       .strip())
+
+
+class S3VectorsEnv(AdapterSettings):
+    """``LAMBDARAG_S3VECTORS_*``, ``S3VECTORS_ENDPOINT_URL`` and the AWS region."""
+
+    lambdarag_s3vectors_bucket: str = "lambdarag-vectors"
+    lambdarag_s3vectors_create_bucket: bool = True
+    lambdarag_s3vectors_index_prefix: str = "lr"
+    lambdarag_s3vectors_max_attempts: int = Field(10, ge=1)
+    lambdarag_s3vectors_concurrency: int = Field(4, ge=1)
+    s3vectors_endpoint_url: str = ""
+    aws_region: str = ""
+    aws_default_region: str = ""
+
+    @field_validator("lambdarag_s3vectors_bucket")
+    @classmethod
+    def _bucket_name(cls, value: str) -> str:
+        from lambdarag.storage.s3vectors.settings import check_bucket
+
+        return check_bucket(value.strip())
+
+    @field_validator("lambdarag_s3vectors_index_prefix")
+    @classmethod
+    def _index_prefix(cls, value: str) -> str:
+        from lambdarag.storage.s3vectors.settings import check_index_prefix
+
+        return check_index_prefix(value.strip())
+
+    def adapter(self) -> Any:
+        from lambdarag.storage.s3vectors.settings import DEFAULT_REGION, S3VectorsSettings
+
+        return S3VectorsSettings(
+            bucket=self.lambdarag_s3vectors_bucket,
+            create_bucket=self.lambdarag_s3vectors_create_bucket,
+            index_prefix=self.lambdarag_s3vectors_index_prefix,
+            region=(self.aws_region or self.aws_default_region or DEFAULT_REGION).strip(),
+            endpoint_url=self.s3vectors_endpoint_url.strip(),
+            max_attempts=self.lambdarag_s3vectors_max_attempts,
+            concurrency=self.lambdarag_s3vectors_concurrency,
+        )
+
+
+# The selected backend -> the typed settings its adapter needs (the DynamoDB graph table
+# is its own group: see Settings.adapter_settings).
 ADAPTER_SETTINGS: dict[str, type[AdapterSettings]] = {
     "opensearch": OpenSearchEnv, "neptune": NeptuneEnv, "dynamodb": DynamoDBEnv,
+    "s3vectors": S3VectorsEnv, "dynamodb_graph": DynamoDBGraphEnv,
 }
-
-
-def _adapter_value(variable: str, label: str, parse: Callable[[], Any]) -> Any:
-    try:
-        return parse()
-    except ValueError as exc:
-        raise ValueError(f"{variable}: bad {label} setting: {exc}") from None
 
 
 class SettingsError(ConfigurationError):
@@ -620,38 +670,22 @@ class Settings(BaseSettings):
 
     @cached_property
     def adapter_settings(self) -> dict[str, Any]:
-        """``{backend: its adapter's settings}`` for the selected AWS backends.
+        """``{backend: its adapter's settings}`` for the selected AWS backends; the DynamoDB
+        graph table's settings are under ``"dynamodb_graph"``.
 
         Raises ValueError naming the variable when a value is refused.
         """
+        groups = list(dict.fromkeys(self.storage_backends.values()))
+        if self.storage_backends["graph"] == "dynamodb":
+            groups.append("dynamodb_graph")
         found: dict[str, Any] = {}
-        for backend in dict.fromkeys(self.storage_backends.values()):
+        for backend in groups:
             if backend in ADAPTER_SETTINGS:
                 try:
                     group = ADAPTER_SETTINGS[backend].from_mapping(self.storage_environ)
                 except ValidationError as exc:
                     raise ValueError(_describe(exc).removeprefix("configuration: ")) from None
                 found[backend] = group.adapter()
-        found.update(self._low_cost_adapter_settings())
-        return found
-
-    def _low_cost_adapter_settings(self) -> dict[str, Any]:
-        """The S3 Vectors and DynamoDB graph settings, when selected (read by their adapters'
-        own parsers from this module's slice of the environment)."""
-        found: dict[str, Any] = {}
-        if self.storage_backends["vectors"] == "s3vectors":
-            from lambdarag.storage.s3vectors import S3VectorsSettings
-
-            found["s3vectors"] = _adapter_value(
-                "LIGHTRAG_VECTOR_STORAGE", "S3 Vectors",
-                lambda: S3VectorsSettings.from_env(self.storage_environ))
-        if self.storage_backends["graph"] == "dynamodb":
-            from lambdarag.storage.dynamodb.graph import graph_settings
-
-            state = DynamoDBEnv.from_mapping(self.storage_environ).adapter()
-            found["dynamodb_graph"] = _adapter_value(
-                "LIGHTRAG_GRAPH_STORAGE", "DynamoDB graph",
-                lambda: graph_settings(self.storage_environ, state))
         return found
 
     @cached_property

@@ -37,8 +37,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from lambdarag.storage.base import (
@@ -50,9 +49,7 @@ from lambdarag.storage.base import (
     rank_labels,
     sorted_pair,
 )
-from lambdarag.storage.dynamodb.settings import DynamoDBSettings
 from lambdarag.storage.dynamodb.table import DynamoTable, Item, Key, key_part, partition, to_wire
-from lambdarag.storage.env import EnvReader
 
 logger = logging.getLogger(__name__)
 
@@ -96,26 +93,6 @@ class GraphTable(DynamoTable):
                 f"DynamoDB table {self.name} is not a graph table (it needs pk/sk keys and the "
                 f"{DEGREE_INDEX} index): use another LAMBDARAG_DYNAMODB_GRAPH_TABLE"
             )
-
-
-def graph_settings(
-    environ: Mapping[str, str], state: DynamoDBSettings | None = None
-) -> DynamoDBSettings:
-    """The DynamoDB settings with ``table`` = ``LAMBDARAG_DYNAMODB_GRAPH_TABLE``.
-
-    ``state`` is the state table's settings (built by the configuration); the default graph
-    table is its name plus ``-graph``, and region, endpoint, retries and
-    ``LAMBDARAG_DYNAMODB_CREATE_TABLE`` are its own. Without it, only the state table's name
-    is read from ``environ``.
-    """
-    if state is None:
-        state = DynamoDBSettings(table=EnvReader(environ).text("LAMBDARAG_DYNAMODB_TABLE",
-                                                               DynamoDBSettings.table))
-    table = EnvReader(environ).text("LAMBDARAG_DYNAMODB_GRAPH_TABLE", f"{state.table}-graph")
-    try:
-        return replace(state, table=table)
-    except ValueError as exc:  # say which variable holds the bad name
-        raise ValueError(f"LAMBDARAG_DYNAMODB_GRAPH_TABLE: {exc}") from None
 
 
 def degree_key(degree: int) -> str:

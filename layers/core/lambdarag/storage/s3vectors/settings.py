@@ -1,8 +1,8 @@
-"""Settings of the S3 Vectors adapter, read from environment names.
+"""Settings of the S3 Vectors adapter.
 
 LightRAG has no S3 Vectors backend, so the names are LambdaRAG's own, plus the standard
-AWS ones. :meth:`S3VectorsSettings.from_env` reads the mapping it is given (the composition
-root passes the process environment): nothing in this package reads it itself.
+AWS ones. ``lambdarag.config.S3VectorsEnv`` reads and validates them and builds
+:class:`S3VectorsSettings`; nothing in this package reads the environment.
 
 =========================================  ================================================
 name                                       meaning (default)
@@ -27,13 +27,28 @@ name                                       meaning (default)
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 
-from lambdarag.storage.env import EnvReader
+DEFAULT_REGION = "us-east-1"
 
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
 _PREFIX = re.compile(r"[a-z0-9][a-z0-9-]{0,15}")
+
+
+def check_bucket(name: str) -> str:
+    """``name`` when it is a valid vector bucket name, else ValueError saying why."""
+    if not _BUCKET.fullmatch(name):
+        raise ValueError("must be 3-63 characters of a-z, 0-9 and '-', starting and ending "
+                         "with a letter or digit")
+    return name
+
+
+def check_index_prefix(prefix: str) -> str:
+    """``prefix`` when index names can start with it, else ValueError saying why."""
+    if not _PREFIX.fullmatch(prefix):
+        raise ValueError("must be 1-16 characters of a-z, 0-9 and '-', starting with a letter "
+                         "or digit")
+    return prefix
 
 
 @dataclass(frozen=True)
@@ -42,44 +57,24 @@ class S3VectorsSettings:
 
     Examples
     --------
-    >>> S3VectorsSettings.from_env({"LAMBDARAG_S3VECTORS_BUCKET": "rag-vectors"}).bucket
-    'rag-vectors'
+    >>> S3VectorsSettings(bucket="rag-vectors").index_prefix
+    'lr'
     """
 
     bucket: str = "lambdarag-vectors"
     create_bucket: bool = True
     index_prefix: str = "lr"
-    region: str = "us-east-1"
+    region: str = DEFAULT_REGION
     endpoint_url: str = ""
     max_attempts: int = 10
     concurrency: int = 4
 
     def __post_init__(self) -> None:
-        if not _BUCKET.fullmatch(self.bucket):
-            raise ValueError(
-                f"LAMBDARAG_S3VECTORS_BUCKET {self.bucket!r} must be 3-63 characters of a-z, 0-9 "
-                "and '-', starting and ending with a letter or digit"
-            )
-        if not _PREFIX.fullmatch(self.index_prefix):
-            raise ValueError(
-                f"LAMBDARAG_S3VECTORS_INDEX_PREFIX {self.index_prefix!r} must be 1-16 characters "
-                "of a-z, 0-9 and '-', starting with a letter or digit"
-            )
+        for variable, check, value in (("BUCKET", check_bucket, self.bucket),
+                                       ("INDEX_PREFIX", check_index_prefix, self.index_prefix)):
+            try:
+                check(value)
+            except ValueError as exc:
+                raise ValueError(f"LAMBDARAG_S3VECTORS_{variable}: {value!r} {exc}") from None
         if self.max_attempts < 1 or self.concurrency < 1:
             raise ValueError("LAMBDARAG_S3VECTORS_MAX_ATTEMPTS and _CONCURRENCY must be positive")
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> S3VectorsSettings:
-        """Settings from ``LAMBDARAG_S3VECTORS_*``, ``S3VECTORS_ENDPOINT_URL`` and ``AWS_REGION``."""
-        default = cls()
-        env = EnvReader(environ)
-        prefix = "LAMBDARAG_S3VECTORS_"
-        return cls(
-            bucket=env.text(f"{prefix}BUCKET", default.bucket),
-            create_bucket=env.flag(f"{prefix}CREATE_BUCKET", True),
-            index_prefix=env.text(f"{prefix}INDEX_PREFIX", default.index_prefix),
-            region=env.text("AWS_REGION", env.text("AWS_DEFAULT_REGION", default.region)),
-            endpoint_url=env.text("S3VECTORS_ENDPOINT_URL", ""),
-            max_attempts=env.number(f"{prefix}MAX_ATTEMPTS", default.max_attempts),
-            concurrency=env.number(f"{prefix}CONCURRENCY", default.concurrency),
-        )
