@@ -1,12 +1,15 @@
-"""Small helpers shared by the engine: ids, time, names."""
+"""Small helpers shared by the engine and its adapters: ids, time, names, batches, gathering."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import time
 import uuid
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from lambdarag.errors import LambdaRAGError
 
@@ -17,6 +20,8 @@ WORKSPACE_NAME_RULE = (
     "not starting and ending with __ (reserved, e.g. __parsed__)"
 )
 UNKNOWN_SOURCE = "unknown_source"
+
+T = TypeVar("T")
 
 
 def mdhash(text: str, prefix: str = "") -> str:
@@ -97,3 +102,38 @@ def content_hash(text: str) -> str:
 
 def chunk_id_for(doc_id: str, index: int) -> str:
     return f"{doc_id}-chunk-{index:03d}"
+
+
+def pack(items: Iterable[T], size_of: Callable[[T], int], *, max_count: int,
+         max_size: int) -> list[list[T]]:
+    """Consecutive groups of ``items``, each of at most ``max_count`` items and ``max_size``
+    total size; an item larger than ``max_size`` gets a group of its own.
+
+    >>> pack(["aa", "b", "cccc", "d"], len, max_count=3, max_size=4)
+    [['aa', 'b'], ['cccc'], ['d']]
+    """
+    groups: list[list[T]] = []
+    current: list[T] = []
+    total = 0
+    for item in items:
+        size = size_of(item)
+        if current and (len(current) >= max_count or total + size > max_size):
+            groups.append(current)
+            current, total = [], 0
+        current.append(item)
+        total += size
+    if current:
+        groups.append(current)
+    return groups
+
+
+async def gather_all(awaitables: Iterable[Awaitable[T]]) -> list[T]:
+    """The results of ``awaitables`` run concurrently, in order; when one fails (or the
+    caller is cancelled) the others are cancelled before the error propagates."""
+    futures = [asyncio.ensure_future(a) for a in awaitables]
+    try:
+        return list(await asyncio.gather(*futures))
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        raise

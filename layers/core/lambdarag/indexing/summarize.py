@@ -17,6 +17,7 @@ from functools import cached_property
 
 from lambdarag.llm import prompts, tokenizer
 from lambdarag.llm.cache import CachedLLM
+from lambdarag.utils import pack
 
 logger = logging.getLogger(__name__)
 
@@ -88,20 +89,9 @@ def _groups(
     batch: list[SummaryRequest], indexes: list[int], options: SummaryOptions
 ) -> list[list[int]]:
     """Consecutive groups of at most ``summary_batch_size`` keys within the context size."""
-    groups: list[list[int]] = []
-    current: list[int] = []
-    tokens = 0
-    for request, i in zip(batch, indexes, strict=True):
-        size = request.tokens
-        if current and (len(current) >= options.summary_batch_size
-                        or tokens + size > options.summary_context_size):
-            groups.append(current)
-            current, tokens = [], 0
-        current.append(i)
-        tokens += size
-    if current:
-        groups.append(current)
-    return groups
+    groups = pack(zip(batch, indexes, strict=True), lambda pair: pair[0].tokens,
+                  max_count=options.summary_batch_size, max_size=options.summary_context_size)
+    return [[i for _, i in group] for group in groups]
 
 
 async def _summarize_group(

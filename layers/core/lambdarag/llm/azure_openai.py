@@ -7,8 +7,10 @@ the deployment name; requests go to
 
 from __future__ import annotations
 
+from typing import ClassVar
 from urllib.parse import quote
 
+from lambdarag.llm.base import EmbeddingConfig, LLMConfig
 from lambdarag.llm.openai import OpenAIChat, OpenAIEmbedding
 
 DEFAULT_API_VERSION = "2024-10-21"
@@ -22,29 +24,28 @@ def _deployment_url(host: str, deployment: str, operation: str, api_version: str
     )
 
 
-def _api_key_header(api_key: str | None) -> dict[str, str]:
-    return {"api-key": api_key} if api_key else {}
+class _Deployment:
+    """Azure's URL scheme and ``api-key`` header for an OpenAI-protocol binding."""
+
+    operation: ClassVar[str]
+    config: LLMConfig | EmbeddingConfig
+
+    def _auth_headers(self) -> dict[str, str]:
+        return {"api-key": self.config.api_key} if self.config.api_key else {}
+
+    def _endpoint(self) -> str:
+        return _deployment_url(
+            self.config.host, self.config.model, self.operation, self.config.api_version
+        )
 
 
-class AzureOpenAIChat(OpenAIChat):
+class AzureOpenAIChat(_Deployment, OpenAIChat):
     """Chat completions of an Azure OpenAI deployment (``config.model`` is the deployment)."""
 
-    def _auth_headers(self) -> dict[str, str]:
-        return _api_key_header(self.config.api_key)
-
-    def _endpoint(self) -> str:
-        return _deployment_url(
-            self.config.host, self.config.model, "chat/completions", self.config.api_version
-        )
+    operation = "chat/completions"
 
 
-class AzureOpenAIEmbedding(OpenAIEmbedding):
+class AzureOpenAIEmbedding(_Deployment, OpenAIEmbedding):
     """Embeddings of an Azure OpenAI deployment (``config.model`` is the deployment)."""
 
-    def _auth_headers(self) -> dict[str, str]:
-        return _api_key_header(self.config.api_key)
-
-    def _endpoint(self) -> str:
-        return _deployment_url(
-            self.config.host, self.config.model, "embeddings", self.config.api_version
-        )
+    operation = "embeddings"

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from abc import abstractmethod
 from collections.abc import Sequence
 
 import numpy as np
 
 from lambdarag.llm.base import EmbeddingBinding, LLMResponseError
+from lambdarag.utils import gather_all
 
 
 class BatchedEmbedding(EmbeddingBinding):
@@ -28,13 +28,7 @@ class BatchedEmbedding(EmbeddingBinding):
             return np.empty((0, self.dim), dtype=np.float32)
         size = max(1, self.config.batch_num)
         batches = [list(texts[i : i + size]) for i in range(0, len(texts), size)]
-        tasks = [asyncio.ensure_future(self._embed_batch(batch)) for batch in batches]
-        try:
-            results = await asyncio.gather(*tasks)
-        except BaseException:
-            for task in tasks:
-                task.cancel()
-            raise
+        results = await gather_all(self._embed_batch(batch) for batch in batches)
         return self._to_matrix([row for rows in results for row in rows], len(texts))
 
     def _to_matrix(self, rows: list[list[float]], expected: int) -> np.ndarray:

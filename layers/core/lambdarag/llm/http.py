@@ -13,7 +13,7 @@ import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -159,6 +159,7 @@ class OverHttp(ABC):
     """What an HTTP binding holds: its client (limit, timeout, retries), URL and credentials."""
 
     config: LLMConfig | EmbeddingConfig | RerankConfig
+    path: ClassVar[str] = ""  # the protocol's route below ``config.host``
 
     def _connect(self, backoff: Backoff | None) -> None:
         self._http = HttpClient.for_config(self.config, backoff, self._auth_headers())
@@ -167,9 +168,9 @@ class OverHttp(ABC):
     def _auth_headers(self) -> dict[str, str]:
         return bearer(self.config.api_key)
 
-    @abstractmethod
     def _endpoint(self) -> str:
-        """The URL requests go to."""
+        """The URL requests go to: ``path`` below the configured host."""
+        return f"{self.config.host.rstrip('/')}{self.path}"
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -182,7 +183,7 @@ class OverHttp(ABC):
 class HttpChat(OverHttp, LLMBinding):
     """A chat binding over HTTP: the request and the stream written once.
 
-    A protocol fills in ``_endpoint``, :meth:`_body`, :meth:`_reply` and :meth:`_deltas`
+    A protocol sets ``path`` (or overrides ``_endpoint``) and fills in :meth:`_body`, :meth:`_reply` and :meth:`_deltas`
     (and ``_auth_headers`` when it is not a bearer token).
 
     Parameters
@@ -223,8 +224,8 @@ class HttpChat(OverHttp, LLMBinding):
 
 
 class HttpEmbedding(OverHttp, BatchedEmbedding):
-    """An embedding binding over HTTP: a protocol fills in ``_endpoint`` and
-    ``_embed_batch`` (posting with ``self._http``)."""
+    """An embedding binding over HTTP: a protocol sets ``path`` (or overrides ``_endpoint``)
+    and fills in ``_embed_batch`` (posting with ``self._http``)."""
 
     config: EmbeddingConfig
 

@@ -36,14 +36,9 @@ def prompt_of(messages: Sequence[ChatMessage]) -> str:
 class LollmsChat(HttpChat):
     """Text generation on a lollms server.
 
-    Parameters
-    ----------
-    config:
-        ``host`` is the server root (``http://localhost:9600``); ``model`` is sent as
-        ``model_name``; ``options`` (``n_predict``, ``temperature``, ``top_k``, ...) are
-        merged into the request body.
-    backoff:
-        Retry wait policy; tests shrink it.
+    Settings: ``host`` is the server root (``http://localhost:9600``); ``model`` is sent as
+    ``model_name``; ``options`` (``n_predict``, ``temperature``, ``top_k``, ...) are merged
+    into the request body.
 
     Notes
     -----
@@ -55,8 +50,7 @@ class LollmsChat(HttpChat):
     >>> await llm.complete("Say hi")
     """
 
-    def _endpoint(self) -> str:
-        return f"{self.config.host.rstrip('/')}/lollms_generate"
+    path = "/lollms_generate"
 
     def _body(self, messages: list[ChatMessage], *, stream: bool, json_mode: bool) -> dict[str, Any]:
         return {
@@ -97,8 +91,7 @@ class LollmsEmbedding(HttpEmbedding):
     lollms embeds with its configured vectorizer; ``config.model`` is not sent.
     """
 
-    def _endpoint(self) -> str:
-        return f"{self.config.host.rstrip('/')}/lollms_embed"
+    path = "/lollms_embed"
 
     async def _embed_batch(self, texts: list[str]) -> list[list[float]]:
         return list(await asyncio.gather(*(self._embed_one(text) for text in texts)))

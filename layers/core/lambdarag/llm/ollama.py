@@ -16,14 +16,9 @@ from lambdarag.llm.retry import trim
 class OllamaChat(HttpChat):
     """Chat with a model served by Ollama.
 
-    Parameters
-    ----------
-    config:
-        ``host`` is the server root (``http://localhost:11434``); ``options`` become
-        Ollama's ``options`` object (``num_ctx``, ``temperature``, ...). An ``api_key`` is
-        sent as a bearer token, for Ollama behind an authenticating proxy.
-    backoff:
-        Retry wait policy; tests shrink it.
+    Settings: ``host`` is the server root (``http://localhost:11434``); ``options`` become
+    Ollama's ``options`` object (``num_ctx``, ``temperature``, ...). An ``api_key`` is sent
+    as a bearer token, for Ollama behind an authenticating proxy.
 
     Examples
     --------
@@ -31,8 +26,7 @@ class OllamaChat(HttpChat):
     >>> await llm.complete("Say hi")
     """
 
-    def _endpoint(self) -> str:
-        return f"{self.config.host.rstrip('/')}/api/chat"
+    path = "/api/chat"
 
     def _body(self, messages: list[ChatMessage], *, stream: bool, json_mode: bool) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.config.model, "messages": messages, "stream": stream}
@@ -78,8 +72,7 @@ class OllamaChat(HttpChat):
 class OllamaEmbedding(HttpEmbedding):
     """Embeddings from Ollama's ``/api/embed`` (a whole batch per request)."""
 
-    def _endpoint(self) -> str:
-        return f"{self.config.host.rstrip('/')}/api/embed"
+    path = "/api/embed"
 
     async def _embed_batch(self, texts: list[str]) -> list[list[float]]:
         body: dict[str, Any] = {"model": self.config.model, "input": texts}

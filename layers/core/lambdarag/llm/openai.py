@@ -20,13 +20,8 @@ from lambdarag.llm.retry import trim
 class OpenAIChat(HttpChat):
     """Chat completions over the OpenAI protocol.
 
-    Parameters
-    ----------
-    config:
-        ``host`` is the API base (``https://api.openai.com/v1``); ``options`` are merged
-        into the request body (``temperature``, ``max_tokens``, ...).
-    backoff:
-        Retry wait policy; tests shrink it.
+    Settings: ``host`` is the API base (``https://api.openai.com/v1``); ``options`` are
+    merged into the request body (``temperature``, ``max_tokens``, ...).
 
     Examples
     --------
@@ -34,8 +29,7 @@ class OpenAIChat(HttpChat):
     >>> await llm.complete("Say hi", system_prompt="Be brief")
     """
 
-    def _endpoint(self) -> str:
-        return f"{self.config.host.rstrip('/')}/chat/completions"
+    path = "/chat/completions"
 
     def _body(self, messages: list[ChatMessage], *, stream: bool, json_mode: bool) -> dict[str, Any]:
         body = {"model": self.config.model, "messages": messages, "stream": stream,
@@ -82,8 +76,7 @@ class OpenAIEmbedding(HttpEmbedding):
     their vectors (``text-embedding-3-*``).
     """
 
-    def _endpoint(self) -> str:
-        return f"{self.config.host.rstrip('/')}/embeddings"
+    path = "/embeddings"
 
     async def _embed_batch(self, texts: list[str]) -> list[list[float]]:
         body: dict[str, Any] = {

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from lambdarag.llm.base import EmbeddingBinding
+from lambdarag.utils import gather_all
 
 if TYPE_CHECKING:
     import numpy as np
@@ -69,12 +70,7 @@ class EmbeddingQueue(EmbeddingBinding):
         futures = [loop.create_future() for _ in texts]
         self._pending.extend(zip(texts, futures, strict=True))
         self._schedule(loop)
-        try:
-            rows = await asyncio.gather(*futures)
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
+        rows = await gather_all(futures)
         return np.stack(rows).astype(np.float32, copy=False)
 
     def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:

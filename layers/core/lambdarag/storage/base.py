@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypedDict
 
@@ -601,6 +601,44 @@ def unit_rows(
     if not np.isfinite(chosen).all():
         raise StorageError("vectors contain NaN or infinite values")
     return last, normalise(chosen)
+
+
+class LevelWalk:
+    """The bookkeeping of :meth:`GraphStorage.subgraph`'s breadth-first walk.
+
+    Each level adds the unseen neighbours of the last one, best (highest degree, then name)
+    first, until ``max_nodes`` are selected; a level that does not fit is cut and the
+    result is truncated. A backend ranks the levels, this class decides what is kept:
+
+    >>> walk = LevelWalk("a", max_nodes=3)
+    >>> for frontier, limit in walk.levels(max_depth=2):
+    ...     walk.add({"a": ["b", "c", "d"]}[frontier[0]][:limit])
+    >>> walk.selected, walk.truncated
+    (['a', 'b', 'c'], True)
+    """
+
+    def __init__(self, start: str, max_nodes: int) -> None:
+        self.selected = [start]
+        self.seen = {start}
+        self.truncated = False
+        self._max_nodes = max_nodes
+        self._frontier = [start]
+
+    def levels(self, max_depth: int) -> Iterator[tuple[list[str], int]]:
+        """``(frontier, limit)`` per level: rank at most ``limit`` unseen neighbours of
+        ``frontier`` and pass them to :meth:`add`."""
+        for _ in range(max_depth):
+            if self.truncated or not self._frontier:
+                return
+            yield self._frontier, self._max_nodes - len(self.selected) + 1
+
+    def add(self, ranked: Sequence[str]) -> None:
+        """Keep the best of one level's new nodes ``ranked``, best first."""
+        room = self._max_nodes - len(self.selected)
+        self._frontier = list(ranked[:room])
+        self.selected.extend(self._frontier)
+        self.seen.update(self._frontier)
+        self.truncated = len(ranked) > room
 
 
 def check_subgraph_args(max_depth: int, max_nodes: int) -> None:

@@ -43,6 +43,7 @@ from typing import Any
 from lambdarag.storage.base import (
     GraphStorage,
     KnowledgeGraph,
+    LevelWalk,
     StorageError,
     VersionConflictError,
     check_subgraph_args,
@@ -263,21 +264,13 @@ class DynamoDBGraphStorage(GraphStorage):
 
     async def _bfs(self, start: str, max_depth: int, max_nodes: int,
                    adjacency: dict[str, list[str]]) -> tuple[list[str], bool]:
-        selected, frontier, seen = [start], [start], {start}
-        for _ in range(max_depth):
-            room = max_nodes - len(selected)
+        walk = LevelWalk(start, max_nodes)
+        for frontier, limit in walk.levels(max_depth):
             adjacency.update(await self._neighbours(frontier))
-            candidates = sorted({nb for name in frontier for nb in adjacency[name]} - seen)
+            candidates = sorted({nb for name in frontier for nb in adjacency[name]} - walk.seen)
             degrees = await self.node_degrees(candidates)
-            ranked = sorted(candidates, key=lambda name: (-degrees[name], name))[: room + 1]
-            frontier = ranked[:room]
-            selected.extend(frontier)
-            seen.update(frontier)
-            if len(ranked) > room:
-                return selected, True
-            if not frontier:
-                break
-        return selected, False
+            walk.add(sorted(candidates, key=lambda name: (-degrees[name], name))[:limit])
+        return walk.selected, walk.truncated
 
     async def _knowledge_graph(self, names: list[str], truncated: bool,
                                adjacency: dict[str, list[str]]) -> KnowledgeGraph:

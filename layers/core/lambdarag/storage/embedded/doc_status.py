@@ -99,7 +99,7 @@ class SqliteDocStatusStorage(DocStatusStorage):
         return await self._db.read(read)
 
     async def drop(self) -> None:
-        await self._db.write(lambda conn: conn.execute("DELETE FROM doc_status"))
+        await self._db.clear("doc_status")
         logger.info("dropped doc_status")
 
     async def _by_field(self, column: str, value: str) -> list[DocStatusRecord]:

@@ -131,11 +131,7 @@ class SqliteFragmentStorage(FragmentStorage):
             await self._db.write(lambda conn: _delete_chunks(conn, wanted))
 
     async def drop(self) -> None:
-        def write(conn: sqlite3.Connection) -> None:
-            conn.execute("DELETE FROM entity_fragments")
-            conn.execute("DELETE FROM relation_fragments")
-
-        await self._db.write(write)
+        await self._db.clear("entity_fragments", "relation_fragments")
         logger.info("dropped fragments")
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from lambdarag.storage import base
-from lambdarag.storage.base import GraphStorage, KnowledgeGraph, StorageError
+from lambdarag.storage.base import GraphStorage, KnowledgeGraph, LevelWalk, StorageError
 from lambdarag.storage.embedded.db import Database, chunked, placeholders
 
 logger = logging.getLogger(__name__)
@@ -225,11 +225,7 @@ class SqliteGraphStorage(GraphStorage):
         return await self._db.read(read)
 
     async def drop(self) -> None:
-        def write(conn: sqlite3.Connection) -> None:
-            conn.execute("DELETE FROM edges")
-            conn.execute("DELETE FROM nodes")
-
-        await self._db.write(write)
+        await self._db.clear("edges", "nodes")
         logger.info("dropped graph")
 
 
@@ -278,22 +274,12 @@ def _bfs(
     conn: sqlite3.Connection, start: str, max_depth: int, max_nodes: int
 ) -> tuple[list[str], bool]:
     """Level-by-level BFS; each level is one query ranking the new neighbours by degree."""
-    selected, frontier = [start], [start]
-    for _ in range(max_depth):
-        room = max_nodes - len(selected)
-        ranked = [
-            name
-            for (name,) in conn.execute(
-                _NEXT_LEVEL_SQL, (json.dumps(frontier), json.dumps(selected), room + 1)
-            )
-        ]
-        frontier = ranked[:room]
-        selected.extend(frontier)
-        if len(ranked) > room:
-            return selected, True
-        if not frontier:
-            break
-    return selected, False
+    walk = LevelWalk(start, max_nodes)
+    for frontier, limit in walk.levels(max_depth):
+        cursor = conn.execute(_NEXT_LEVEL_SQL,
+                              (json.dumps(frontier), json.dumps(walk.selected), limit))
+        walk.add([name for (name,) in cursor])
+    return walk.selected, walk.truncated
 
 
 def _knowledge_graph(conn: sqlite3.Connection, names: list[str], truncated: bool) -> KnowledgeGraph:

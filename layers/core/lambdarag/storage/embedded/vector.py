@@ -15,7 +15,8 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,7 @@ from lambdarag.storage.base import (
     VectorHit,
     check_dim,
     normalise,
+    unit_rows,
 )
 from lambdarag.storage.embedded.db import Database, chunked, placeholders, transaction
 from lambdarag.storage.embedded.vector_index import VectorIndex
@@ -115,9 +117,8 @@ class SqliteVectorStorage(CheckedVectorStorage):
         """Load the matrix now (about 2 s for 100,000 vectors of 1,024 dimensions)."""
 
         def load(conn: sqlite3.Connection) -> None:
-            data_version = _data_version(conn)
-            with transaction(conn, "DEFERRED"):
-                self._refresh(conn, data_version)
+            with self._synced(conn):
+                pass
 
         await self._db.run(load)
 
@@ -128,9 +129,8 @@ class SqliteVectorStorage(CheckedVectorStorage):
         query = normalise(flat)
 
         def score(conn: sqlite3.Connection) -> dict[str, float]:
-            data_version = _data_version(conn)
-            with transaction(conn, "DEFERRED"):
-                return self._refresh(conn, data_version).similarities(list(ids), query)
+            with self._synced(conn) as index:
+                return index.similarities(list(ids), query)
 
         return await self._db.run(score)
 
@@ -233,9 +233,7 @@ class SqliteVectorStorage(CheckedVectorStorage):
         doc_id: str | None,
     ) -> list[VectorHit]:
         query = normalise(vector)
-        data_version = _data_version(conn)
-        with transaction(conn, "DEFERRED"):
-            index = self._refresh(conn, data_version)
+        with self._synced(conn) as index:
             best = index.search(query, top_k, threshold, doc_id)
             metas = self._live_rows(conn, [vector_id for vector_id, _ in best], "meta")
         hits: list[VectorHit] = []
@@ -243,6 +241,13 @@ class SqliteVectorStorage(CheckedVectorStorage):
             if vector_id in metas:
                 hits.append({**json.loads(metas[vector_id]), "id": vector_id, "score": score})
         return hits
+
+    @contextmanager
+    def _synced(self, conn: sqlite3.Connection) -> Iterator[VectorIndex]:
+        """A read transaction and, within it, the matrix synced with everything committed."""
+        data_version = _data_version(conn)
+        with transaction(conn, "DEFERRED"):
+            yield self._refresh(conn, data_version)
 
     def _refresh(self, conn: sqlite3.Connection, data_version: int) -> VectorIndex:
         """The matrix, synced with everything committed (call inside a transaction).
@@ -341,22 +346,13 @@ class SqliteVectorStorage(CheckedVectorStorage):
 
 def _make_batch(items: Sequence[dict[str, Any]], vectors: np.ndarray) -> _Batch:
     """Validated, de-duplicated (last wins) rows with unit-length vectors."""
-    last_position: dict[str, int] = {}
-    for position, item in enumerate(items):
-        vector_id = item.get("id")
-        if not isinstance(vector_id, str) or not vector_id:
-            raise ValueError(f"vector item without a string id: {item!r}")
-        last_position[vector_id] = position
-    positions = list(last_position.values())
-    chosen = np.asarray(vectors, dtype=np.float32)[positions]
-    if not np.isfinite(chosen).all():
-        raise StorageError("vectors contain NaN or infinite values")
-    picked = [items[position] for position in positions]
+    last, unit = unit_rows(items, vectors)
+    picked = [items[position] for position in last.values()]
     return _Batch(
-        ids=list(last_position),
+        ids=list(last),
         doc_ids=[item.get("full_doc_id") for item in picked],
         metas=[json.dumps(item, ensure_ascii=False) for item in picked],
-        vectors=normalise(chosen),
+        vectors=unit,
     )
 
 

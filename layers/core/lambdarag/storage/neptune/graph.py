@@ -42,7 +42,7 @@ from gremlin_python.process.traversal import (
 )
 
 from lambdarag.storage import base
-from lambdarag.storage.base import GraphStorage, KnowledgeGraph, StorageError
+from lambdarag.storage.base import GraphStorage, KnowledgeGraph, LevelWalk, StorageError
 from lambdarag.storage.neptune.connection import GremlinRunner
 
 logger = logging.getLogger(__name__)
@@ -408,10 +408,8 @@ class NeptuneGraphStorage(GraphStorage):
         return await self._knowledge_graph(names, truncated)
 
     async def _bfs(self, start: str, max_depth: int, max_nodes: int) -> tuple[list[str], bool]:
-        selected, frontier = [start], [start]
-        seen = {start}
-        for _ in range(max_depth):
-            room = max_nodes - len(selected)
+        walk = LevelWalk(start, max_nodes)
+        for frontier, limit in walk.levels(max_depth):
             candidates: dict[str, int] = {}
             for batch in _chunks(frontier, READ_BATCH):
                 ids = [self._vid(name) for name in batch]
@@ -421,18 +419,9 @@ class NeptuneGraphStorage(GraphStorage):
                     )
                 )
                 candidates.update((row["n"], int(row["d"])) for row in rows)
-            ranked = sorted(
-                (name for name in candidates if name not in seen),
-                key=lambda name: (-candidates[name], name),
-            )[: room + 1]
-            frontier = ranked[:room]
-            selected.extend(frontier)
-            seen.update(frontier)
-            if len(ranked) > room:
-                return selected, True
-            if not frontier:
-                break
-        return selected, False
+            walk.add(sorted((name for name in candidates if name not in walk.seen),
+                            key=lambda name: (-candidates[name], name))[:limit])
+        return walk.selected, walk.truncated
 
     async def _knowledge_graph(self, names: list[str], truncated: bool) -> KnowledgeGraph:
         maps = await self._element_maps(names)

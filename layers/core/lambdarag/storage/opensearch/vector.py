@@ -79,6 +79,7 @@ from lambdarag.storage.opensearch.client import (
     make_client,
     translate,
 )
+from lambdarag.utils import pack
 
 if TYPE_CHECKING:
     import numpy as np
@@ -439,22 +440,8 @@ class OpenSearchVectorStorage(CheckedVectorStorage):
         await asyncio.gather(*(send(batch) for batch in self._batches(lines)))
 
     def _batches(self, lines: list[str]) -> list[list[str]]:
-        batches: list[list[str]] = []
-        current: list[str] = []
-        size = 0
-        for line in lines:
-            length = len(line.encode())
-            if current and (
-                len(current) >= self._settings.bulk_docs
-                or size + length > self._settings.bulk_bytes
-            ):
-                batches.append(current)
-                current, size = [], 0
-            current.append(line)
-            size += length
-        if current:
-            batches.append(current)
-        return batches
+        return pack(lines, lambda line: len(line.encode()), max_count=self._settings.bulk_docs,
+                    max_size=self._settings.bulk_bytes)
 
     async def _bulk_request(self, batch: list[str]) -> None:
         params: dict[str, Any] = {}

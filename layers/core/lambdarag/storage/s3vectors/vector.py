@@ -56,6 +56,7 @@ from lambdarag.storage.base import (
     upsert_matrix,
 )
 from lambdarag.storage.s3vectors.settings import S3VectorsSettings
+from lambdarag.utils import pack
 
 if TYPE_CHECKING:
     from lambdarag.storage.base import KVStorage
@@ -471,21 +472,14 @@ def _placeholder(dim: int) -> np.ndarray:
 
 def _put_batches(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     """Records in PutVectors requests of at most 500 vectors and MAX_REQUEST_BYTES."""
-    batches: list[list[dict[str, Any]]] = []
-    current: list[dict[str, Any]] = []
-    size = 0
-    for record in records:
-        # a float32 is at most ~16 characters of JSON; metadata is counted as written
-        length = 16 * len(record["data"]["float32"]) + sum(
-            len(str(value).encode("utf-8")) + 8 for value in record["metadata"].values())
-        if current and (len(current) >= PUT_BATCH or size + length > MAX_REQUEST_BYTES):
-            batches.append(current)
-            current, size = [], 0
-        current.append(record)
-        size += length
-    if current:
-        batches.append(current)
-    return batches
+    return pack(records, _record_size, max_count=PUT_BATCH, max_size=MAX_REQUEST_BYTES)
+
+
+def _record_size(record: dict[str, Any]) -> int:
+    """An upper bound of ``record``'s JSON size: a float32 is at most ~16 characters, and
+    metadata is counted as written."""
+    return 16 * len(record["data"]["float32"]) + sum(
+        len(str(value).encode("utf-8")) + 8 for value in record["metadata"].values())
 
 
 def delete_indexes(bucket: S3VectorsBucket, prefix: str) -> list[str]:
