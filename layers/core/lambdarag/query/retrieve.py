@@ -137,7 +137,7 @@ async def edges_of(
         props = await graph.get_edges([pair for pair, _ in page])
         for pair, rank in page:
             if pair in props:
-                relation = {**props[pair], "src_id": pair[0], "tgt_id": pair[1], "rank": rank}
+                relation = _relation(pair, props[pair], rank)
                 relations.append(relation)
                 used += tokenizer.count_tokens(relation_line(relation))
         if used > max_tokens:
@@ -149,10 +149,13 @@ async def _relations(ws: Workspace, pairs: list[tuple[str, str]]) -> list[dict[s
     graph = ws.stores.graph
     data = await graph.get_edges(pairs)
     degrees = await graph.node_degrees(sorted({n for p in data for n in p}))
-    return [
-        {**data[p], "src_id": p[0], "tgt_id": p[1], "rank": degrees.get(p[0], 0) + degrees.get(p[1], 0)}
-        for p in pairs if p in data
-    ]
+    return [_relation(p, data[p], degrees.get(p[0], 0) + degrees.get(p[1], 0))
+            for p in pairs if p in data]
+
+
+def _relation(pair: tuple[str, str], props: dict[str, Any], rank: int) -> dict[str, Any]:
+    """A relation as the context shows it: the edge's properties, its ends and its rank."""
+    return {**props, "src_id": pair[0], "tgt_id": pair[1], "rank": rank}
 
 
 # ----------------------------------------------------------------------- global
