@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from lambdarag.storage.base import StorageError, StoreUnavailableError
+from lambdarag.storage.base import GraphStorage, StorageError, StoreUnavailableError
 from lambdarag.storage.dynamodb import DynamoDBSettings
 from lambdarag.storage.dynamodb.graph import DynamoDBGraphStorage, GraphTable
 from tests.fakes.aws_meter import AwsMeter
@@ -70,6 +70,53 @@ async def test_a_hubs_neighbours_cost_its_adjacency_not_its_edges(
     assert len(edges) == 300
     assert meter.dynamodb_units()["reads"] < 20
     assert meter.requests["dynamodb:Query"] == 1
+
+
+async def test_ranking_a_hubs_edges_reads_no_edge_descriptions(
+    table: GraphTable, dynamodb_client: Any
+) -> None:
+    # GIVEN a hub with 300 weighted edges whose descriptions are 5 KB each
+    graph = DynamoDBGraphStorage(table, "ws")
+    await graph.upsert_nodes({"hub": {}, **{f"n{i:03d}": {} for i in range(300)}})
+    await graph.upsert_edges({("hub", f"n{i:03d}"): {"description": "d" * 5000, "weight": i % 7}
+                              for i in range(300)})
+
+    async def units_of_ranking(rank: Any) -> tuple[list[Any], float]:
+        meter = AwsMeter()
+        meter.register(dynamodb_client.meta.events)
+        try:
+            return await rank(["hub"]), meter.dynamodb_units()["reads"]
+        finally:
+            meter.unregister(dynamodb_client.meta.events)
+
+    # WHEN its edges are ranked by the adapter, and by the contract's default (which reads
+    # every edge's properties)
+    ranked, units = await units_of_ranking(graph.ranked_edges)
+    by_default, default_units = await units_of_ranking(
+        lambda names: GraphStorage.ranked_edges(graph, names))
+
+    # THEN both rank all 300 alike, heaviest first among equal ranks, and the adapter reads
+    # the degrees and the small adjacency items only: under half the default's read units
+    assert ranked == by_default
+    assert len(ranked) == 300 and {rank for _, rank in ranked} == {301}
+    assert ranked[:2] == [(("hub", "n006"), 301), (("hub", "n013"), 301)]
+    assert units < default_units / 2, (units, default_units)
+
+
+async def test_adjacency_written_without_weights_is_ranked_from_the_edges(
+    table: GraphTable, dynamodb_client: Any
+) -> None:
+    # GIVEN edges whose adjacency items carry no weight (as an older version wrote them)
+    graph = DynamoDBGraphStorage(table, "ws")
+    await graph.upsert_nodes({"a": {}, "b": {}, "c": {}})
+    await graph.upsert_edges({("a", "b"): {"weight": 1.0}, ("a", "c"): {"weight": 5.0}})
+    for item in dynamodb_client.scan(TableName=table.name)["Items"]:
+        if "w" in item:
+            dynamodb_client.update_item(TableName=table.name, UpdateExpression="REMOVE w",
+                                        Key={"pk": item["pk"], "sk": item["sk"]})
+
+    # THEN the ranking reads those edges' weights
+    assert await graph.ranked_edges(["a"]) == [(("a", "c"), 3), (("a", "b"), 3)]
 
 
 async def test_ensure_creates_the_graph_table_with_its_degree_index(

@@ -39,6 +39,10 @@ class AwsMeter:
         events.register("provide-client-params.dynamodb.*", self._ask_capacity)
         events.register("after-call.*.*", self._count)
 
+    def unregister(self, events: Any) -> None:
+        events.unregister("provide-client-params.dynamodb.*", self._ask_capacity)
+        events.unregister("after-call.*.*", self._count)
+
     @contextmanager
     def installed(self) -> Iterator[AwsMeter]:
         """On boto3's default session for the duration (clients made meanwhile are metered)."""
@@ -51,8 +55,7 @@ class AwsMeter:
         try:
             yield self
         finally:
-            session.unregister("provide-client-params.dynamodb.*", self._ask_capacity)
-            session.unregister("after-call.*.*", self._count)
+            self.unregister(session)
 
     def _ask_capacity(self, params: dict[str, Any], model: Any, **_: Any) -> None:
         if model.name in CAPACITY_OPERATIONS:

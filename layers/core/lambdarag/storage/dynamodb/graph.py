@@ -7,7 +7,8 @@ Layout (``P(...)`` is :func:`~lambdarag.storage.dynamodb.table.partition`, ``kp`
 pk                                     sk          attributes
 =====================================  ==========  ======================================
 ``P(ws, "gnode", name)``               ``n``       ``nm`` name, ``d`` properties (JSON)
-``P(ws, "gnode", name)``               ``a`` kp(nb)  ``nb``: one per neighbour, tiny
+``P(ws, "gnode", name)``               ``a`` kp(nb)  ``nb``, ``w`` the edge's weight: one per
+                                                   neighbour, tiny
 ``P(ws, "gnode", src)``                ``e`` kp(tgt) ``s``, ``t``, ``d``: the edge, kept once,
                                                    under its smaller endpoint
 ``P(ws, "glabel")``                    kp(name)    ``nm``, ``g`` degree, ``lp`` self-loop,
@@ -16,7 +17,8 @@ pk                                     sk          attributes
 =====================================  ==========  ======================================
 
 Reads. A node's neighbours are one Query of its ``a`` items (about 100 bytes each, so a hub
-of 1,000 edges reads some 25 read units, never its edges' descriptions); nodes, edges and
+of 1,000 edges reads some 25 read units, never its edges' descriptions); so is ranking a
+node's edges (``ranked_edges``: the weights are on the ``a`` items); nodes, edges and
 degrees are BatchGetItem by key; labels are one Query of the workspace's label partition;
 popular labels are one Query of the sparse ``graph-degree`` index (``gd`` is the degree,
 inverted and zero-padded, so ascending order is by degree descending), with the names tied
@@ -46,9 +48,11 @@ from lambdarag.storage.base import (
     LevelWalk,
     StorageError,
     VersionConflictError,
+    best_edges,
     check_subgraph_args,
     rank_labels,
     sorted_pair,
+    weight_of,
 )
 from lambdarag.storage.dynamodb.table import DynamoTable, Item, Key, key_part, partition, to_wire
 
@@ -183,6 +187,28 @@ class DynamoDBGraphStorage(GraphStorage):
     def _adjacent_sync(self, name: str) -> list[str]:
         items = self._table.query_sync(self._node_pk(name), sk_prefix=ADJ, attributes=["nb"])
         return sorted(item["nb"] for item in items)
+
+    async def ranked_edges(self, names: Sequence[str]) -> list[tuple[tuple[str, str], int]]:
+        """Ranked from the ``a`` items (neighbour and weight) and the label items' degrees;
+        no edge's properties are read (but those of edges written before ``a`` items
+        carried weights)."""
+        adjacent = await self._table.run_many(
+            [lambda n=name: self._weighted_sync(n) for name in dict.fromkeys(names)])  # type: ignore[misc]
+        weights: dict[tuple[str, str], float | None] = {}
+        for name, neighbours in zip(dict.fromkeys(names), adjacent, strict=True):
+            weights.update((sorted_pair(name, nb), w) for nb, w in neighbours.items())
+        unweighed = [pair for pair, w in weights.items() if w is None]
+        if unweighed:
+            props = await self.get_edges(unweighed)
+            weights.update((pair, weight_of(props[pair].get("weight"))) for pair in props)
+        known = {pair: w for pair, w in weights.items() if w is not None}
+        degrees = await self.node_degrees(sorted({n for pair in known for n in pair}))
+        rank = {pair: degrees.get(pair[0], 0) + degrees.get(pair[1], 0) for pair in known}
+        return [(pair, rank[pair]) for pair in best_edges(rank, known)]
+
+    def _weighted_sync(self, name: str) -> dict[str, float | None]:
+        items = self._table.query_sync(self._node_pk(name), sk_prefix=ADJ, attributes=["nb", "w"])
+        return {item["nb"]: float(item["w"]) if "w" in item else None for item in items}
 
     def _label_items(self) -> Iterator[Item]:
         return self._table.query_sync(self._labels, attributes=["nm", "g", "lp"])
@@ -326,9 +352,10 @@ class DynamoDBGraphStorage(GraphStorage):
         for (src, tgt), props in rows.items():
             edge_pk, edge_sk = self._edge_key((src, tgt))
             puts.append(self._table.pack({"pk": edge_pk, "sk": edge_sk, "s": src, "t": tgt}, props))
+            weight = repr(weight_of(props.get("weight")))
             for name, neighbour in ((src, tgt), (tgt, src)):
                 pk, sk = self._adj_key(name, neighbour)
-                puts.append(to_wire({"pk": pk, "sk": sk, "nb": neighbour}))
+                puts.append(to_wire({"pk": pk, "sk": sk, "nb": neighbour, "w": weight}))
         await self._table.run(self._table.write_many_sync, puts)
         await self._refresh_degrees(endpoints)
 
