@@ -24,11 +24,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from lambdarag.api.app import create_app
-from lambdarag.config import SettingsError, load_settings
+from lambdarag.config import load_settings
 from tests.aws.conftest import aws_env, drop_remote
 from tests.fakes.llm_server import FakeLLMServer
 from tests.functional.conftest import fake_settings, insert, run, wait_track, workspace
 from tests.functional.corpus import CORPUS, wait_for
+from tests.settings_refusal import refusal
 
 MODES = ["local", "global", "hybrid", "naive", "mix"]
 QUESTIONS = ["Who founded Acme Corp?", "What did Alice Smith present at the Orbital Summit?"]
@@ -154,12 +155,7 @@ def test_importing_the_engine_loads_no_aws_client() -> None:
 def test_a_bad_storage_selection_stops_start_up_in_one_line(
     monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str
 ) -> None:
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    with pytest.raises(SettingsError) as caught:
-        load_settings()
-    assert str(caught.value).startswith(message)
-    assert "\n" not in str(caught.value)
+    assert refusal(monkeypatch, env).startswith(message)
 
 
 @pytest.mark.parametrize(

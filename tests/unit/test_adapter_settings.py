@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from lambdarag.config import SettingsError, load_settings
+from lambdarag.config import load_settings
+from tests.settings_refusal import refusal
 
 OPENSEARCH = {"LIGHTRAG_VECTOR_STORAGE": "OpenSearchVectorDBStorage"}
 NEPTUNE = {"LIGHTRAG_GRAPH_STORAGE": "NeptuneGraphStorage"}
@@ -13,16 +14,6 @@ DYNAMODB = {"LIGHTRAG_KV_STORAGE": "DynamoDBKVStorage",
             "LIGHTRAG_DOC_STATUS_STORAGE": "DynamoDBDocStatusStorage"}
 S3VECTORS = {"LIGHTRAG_VECTOR_STORAGE": "S3VectorsStorage"}
 DYNAMODB_GRAPH = {"LIGHTRAG_GRAPH_STORAGE": "DynamoDBGraphStorage"}
-
-
-def refusal(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> str:
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    with pytest.raises(SettingsError) as caught:
-        load_settings()
-    message = str(caught.value)
-    assert "\n" not in message
-    return message
 
 
 @pytest.mark.parametrize(("name", "value", "expected"), [

@@ -417,6 +417,25 @@ class Settings(BaseSettings):
     # --- indexing
     chunk_size: int = Field(1200, ge=16)
     chunk_overlap_size: int = Field(100, ge=0)
+    # per chunking strategy (LightRAG 1.5's names); unset sizes and overlaps take the two above
+    chunk_f_size: int | None = Field(None, ge=1)
+    chunk_f_overlap_size: int | None = Field(None, ge=0)
+    chunk_f_split_by_character: str | None = None
+    chunk_f_split_by_character_only: bool = False
+    chunk_r_size: int | None = Field(None, ge=1)
+    chunk_r_overlap_size: int | None = Field(None, ge=0)
+    chunk_r_separators: list[str] | None = None  # a JSON array, e.g. ["\n\n", "\n", " ", ""]
+    chunk_v_size: int | None = Field(None, ge=1)
+    chunk_v_breakpoint_threshold_type: Literal[
+        "percentile", "standard_deviation", "interquartile", "gradient"] = "percentile"
+    chunk_v_breakpoint_threshold_amount: float | None = Field(None, gt=0, allow_inf_nan=False)
+    chunk_v_buffer_size: int = Field(1, ge=1)
+    chunk_v_sentence_split_regex: str | None = None
+    chunk_p_size: int = Field(2000, ge=1)
+    chunk_p_overlap_size: int | None = Field(None, ge=0)
+    chunk_p_drop_references: bool | None = None
+    chunk_p_references_tail_n: int = Field(0, ge=0)
+    chunk_p_references_headings: str = "References|Bibliography|参考文献"
     summary_language: str = "English"
     enable_llm_cache_for_extract: bool = True
     max_gleaning: int = Field(1, ge=0)
@@ -566,11 +585,59 @@ class Settings(BaseSettings):
         _ = self.adapter_settings  # a bad adapter value refuses start-up here
         return self
 
+    @field_validator("chunk_v_sentence_split_regex")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"is not a regular expression: {exc}") from None
+        return value or None
+
     @model_validator(mode="after")
     def _check_chunking(self) -> Settings:
         if self.chunk_overlap_size >= self.chunk_size:
             raise ValueError("CHUNK_OVERLAP_SIZE must be smaller than CHUNK_SIZE")
+        for letter in "FRP":
+            size = getattr(self, f"chunk_{letter.lower()}_size") or self.chunk_size
+            overlap = getattr(self, f"chunk_{letter.lower()}_overlap_size")
+            if overlap is not None and overlap >= size:
+                raise ValueError(f"CHUNK_{letter}_OVERLAP_SIZE must be smaller than the "
+                                 f"chunk size ({size})")
+        amount = self.chunk_v_breakpoint_threshold_amount
+        if (amount is not None and amount > 100
+                and self.chunk_v_breakpoint_threshold_type in ("percentile", "gradient")):
+            raise ValueError("CHUNK_V_BREAKPOINT_THRESHOLD_AMOUNT must be within (0, 100] "
+                             "for percentile and gradient")
         return self
+
+    def chunker_strategies(self) -> dict[str, dict[str, Any]]:
+        """Each chunking strategy's parameters from ``CHUNK_<F|R|V|P>_*`` (set ones only)."""
+        def given(**values: Any) -> dict[str, Any]:
+            return {key: value for key, value in values.items() if value is not None}
+
+        return {
+            "fixed_token": given(
+                chunk_token_size=self.chunk_f_size,
+                chunk_overlap_token_size=self.chunk_f_overlap_size,
+                split_by_character=self.chunk_f_split_by_character or None,
+                split_by_character_only=self.chunk_f_split_by_character_only or None),
+            "recursive_character": given(
+                chunk_token_size=self.chunk_r_size,
+                chunk_overlap_token_size=self.chunk_r_overlap_size,
+                separators=self.chunk_r_separators),
+            "semantic_vector": given(
+                chunk_token_size=self.chunk_v_size,
+                breakpoint_threshold_type=self.chunk_v_breakpoint_threshold_type,
+                breakpoint_threshold_amount=self.chunk_v_breakpoint_threshold_amount,
+                buffer_size=self.chunk_v_buffer_size,
+                sentence_split_regex=self.chunk_v_sentence_split_regex),
+            "paragraph_semantic": given(
+                chunk_token_size=self.chunk_p_size,
+                chunk_overlap_token_size=self.chunk_p_overlap_size,
+                drop_references=self.chunk_p_drop_references),
+        }
 
     @cached_property
     def llm_provider_options(self) -> dict[str, Any]:

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import json
+import math
 import unicodedata
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from lambdarag.query.param import TOO_SHORT, QueryParam, english_weight
 
@@ -17,12 +25,99 @@ DocStatusValue = Literal[
 ]
 
 
+class _ChunkParams(BaseModel):
+    """One strategy's parameters: unknown keys and loose types (``"5"``, ``true`` for a
+    number) are refused; a missing or null value means the server's default."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    chunk_token_size: int | None = Field(None, ge=1)
+
+
+class _OverlapParams(_ChunkParams):
+    chunk_overlap_token_size: int | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> _OverlapParams:
+        size, overlap = self.chunk_token_size, self.chunk_overlap_token_size
+        if size is not None and overlap is not None and overlap >= size:
+            raise ValueError("chunk_overlap_token_size must be < chunk_token_size")
+        return self
+
+
+class FixedTokenParams(_OverlapParams):
+    split_by_character: str | None = None
+    split_by_character_only: bool | None = None
+
+
+class RecursiveCharacterParams(_OverlapParams):
+    separators: list[Annotated[str, StringConstraints(max_length=256)]] | None = Field(
+        None, max_length=64)
+
+
+class ParagraphSemanticParams(_OverlapParams):
+    drop_references: bool | None = None
+
+
+class SemanticVectorParams(_ChunkParams):
+    breakpoint_threshold_type: Literal[
+        "percentile", "standard_deviation", "interquartile", "gradient"] | None = None
+    breakpoint_threshold_amount: float | None = None
+    buffer_size: int | None = Field(None, ge=1)
+
+    @field_validator("breakpoint_threshold_amount", mode="before")
+    @classmethod
+    def _finite(cls, value: Any) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("breakpoint_threshold_amount must be a finite number")
+        return value
+
+    @model_validator(mode="after")
+    def _amount_in_range(self) -> SemanticVectorParams:
+        amount = self.breakpoint_threshold_amount
+        if amount is not None and amount <= 0:
+            raise ValueError("breakpoint_threshold_amount must be > 0")
+        if (amount is not None and amount > 100
+                and self.breakpoint_threshold_type in ("percentile", "gradient")):
+            raise ValueError("breakpoint_threshold_amount must be within (0, 100] for "
+                             "percentile/gradient")
+        return self
+
+
+CHUNK_PARAMS: dict[str, type[_ChunkParams]] = {
+    "fixed_token": FixedTokenParams, "recursive_character": RecursiveCharacterParams,
+    "semantic_vector": SemanticVectorParams, "paragraph_semantic": ParagraphSemanticParams,
+    "custom": FixedTokenParams,
+}
+
+
+class TextChunkingConfig(BaseModel):
+    """How to chunk the inserted text (LightRAG 1.5's ``chunking``); see the README's
+    "Chunking strategies"."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"strategy": "recursive_character", "params": {"chunk_token_size": 800}}]})
+
+    strategy: Literal["fixed_token", "recursive_character", "semantic_vector",
+                      "paragraph_semantic", "custom"] = "fixed_token"
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _typed_params(self) -> TextChunkingConfig:
+        typed = CHUNK_PARAMS[self.strategy].model_validate(self.params)
+        self.params = typed.model_dump(exclude_none=True)
+        return self
+
+
 class InsertTextRequest(BaseModel):
     text: str = Field(min_length=1, description="The document text.", examples=["Alice works at Acme Corp."])
     file_source: str | None = Field(
         None, description="Source name: its basename is kept and a parser hint such as "
         "`.[mineru]` removed. Empty or missing means unknown_source.", examples=["notes.txt"],
     )
+    chunking: TextChunkingConfig | None = Field(
+        None, description="The chunking strategy and its parameters; none: the server's "
+        "fixed_token defaults (CHUNK_SIZE, CHUNK_OVERLAP_SIZE, CHUNK_F_*).")
 
     @field_validator("text")
     @classmethod
@@ -45,6 +140,8 @@ class InsertTextsRequest(BaseModel):
         None, description="One source name per text, unique by canonical basename (required; "
         "checked by the route, which answers 400).", examples=[["a.txt", "b.txt"]],
     )
+    chunking: TextChunkingConfig | None = Field(
+        None, description="One chunking strategy for every text; none: the server's defaults.")
 
     @field_validator("texts")
     @classmethod

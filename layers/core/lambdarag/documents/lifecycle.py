@@ -14,10 +14,12 @@ import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import AsyncIterable, Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from lambdarag.errors import LambdaRAGError
+from lambdarag.indexing import strategies
 from lambdarag.indexing.merge import merge_entities, merge_relations
 from lambdarag.indexing.parse import (
     SNIFF_BYTES,
@@ -103,6 +105,10 @@ class NewDocument:
     file_path: str
     text: str = ""
     source_file: str | None = None
+    # the chunking strategy's letter and its frozen parameters (indexing/strategies.py);
+    # empty: the server's fixed_token defaults when the document is chunked
+    process_options: str = ""
+    chunk_options: dict[str, Any] | None = None
 
 
 @dataclass
@@ -147,7 +153,10 @@ async def enqueue(ws: Workspace, docs: Sequence[NewDocument], track_id: str) -> 
     seen: dict[str, DocStatusRecord] = {}
     stores = ws.stores
     for index, doc in enumerate(docs):
-        doc = NewDocument(canonical_basename(doc.file_path), doc.text, doc.source_file)
+        if doc.source_file and not doc.process_options:  # a scanned or dropped file's hint
+            doc = replace(doc, **_hinted_chunking(ws, Path(doc.source_file).name,
+                                                  refuse_custom=False))
+        doc = replace(doc, file_path=canonical_basename(doc.file_path))
         doc_id = doc_id_for(doc.text, doc.file_path) if doc.text else mdhash(doc.file_path, "doc-")
         chash = content_hash(doc.text) if doc.text else ""
         original = seen.get(doc_id) or await stores.doc_status.get(doc_id)
@@ -163,6 +172,8 @@ async def enqueue(ws: Workspace, docs: Sequence[NewDocument], track_id: str) -> 
             "content": doc.text, "file_path": doc.file_path, "content_hash": chash,
             "parse_format": "raw" if doc.text else "pending_parse",
             **({"source_file": doc.source_file} if doc.source_file else {}),
+            **({"process_options": doc.process_options} if doc.process_options else {}),
+            **({"chunk_options": doc.chunk_options} if doc.chunk_options else {}),
         }})
         await stores.doc_status.upsert([record])
         await stores.doc_tombstones.delete([doc_id])
@@ -253,6 +264,7 @@ async def store_file(
     ``source_file``; the pipeline's prepare step parses it, keeping pages, slides and sheets.
     """
     name = checked_filename(raw_name)
+    chunking = _hinted_chunking(ws, raw_name, refuse_custom=True)
     folder = folder.resolve()
     target = (folder / name).resolve()
     if target.parent != folder:
@@ -265,7 +277,13 @@ async def store_file(
         )
     await _save(pieces, target, limit)
     await replace_failed(ws, failed)
-    return NewDocument(name, source_file=str(target))
+    return NewDocument(name, source_file=str(target), **chunking)
+
+
+def _hinted_chunking(ws: Workspace, file_name: str | None, *, refuse_custom: bool) -> dict[str, Any]:
+    options = ws.indexing
+    return strategies.for_hint(file_name, options.chunker, chunk_size=options.chunk_size,
+                               chunk_overlap=options.chunk_overlap, refuse_custom=refuse_custom)
 
 
 def _folder_holds(folder: Path, name: str) -> bool:

@@ -107,7 +107,7 @@ def chunk_sections(
             continue
         chunk = Chunk(tokens=tokenizer.count_tokens(content), content=content,
                       chunk_order_index=len(chunks))
-        chunk.update(_covered_meta(spans, start, end))  # type: ignore[typeddict-item]
+        chunk.update(covered_meta(spans, start, end))  # type: ignore[typeddict-item]
         chunks.append(chunk)
     return chunks
 
@@ -129,7 +129,7 @@ def _encode_sections(sections: Sequence[tuple[str, dict[str, Any]]]) -> tuple[li
     return tokens, spans
 
 
-def _covered_meta(spans: list[Span], start: int, end: int) -> dict[str, list[Any]]:
+def covered_meta(spans: list[Span], start: int, end: int) -> dict[str, list[Any]]:
     """Unique section values (pages, slides, sheets), in document order, of spans in [start, end)."""
     found: dict[str, list[Any]] = {}
     for first, last, meta in spans:

@@ -60,6 +60,16 @@ def canonical_basename(file_source: str | None) -> str:
     return f"{hinted['stem']}{hinted['suffix']}" if hinted else name
 
 
+def hint_options(file_name: str | None) -> str:
+    """The processing options of a parser hint: ``R`` in ``notes.[-R].md`` or
+    ``q1.[mineru-iR].pdf``; empty without a hint or options."""
+    hinted = _PARSER_HINT.match(canonical_source(file_name))
+    if not hinted:
+        return ""
+    inner = hinted.group(0)[len(hinted["stem"]) + 2 : -len(hinted["suffix"]) - 1]
+    return inner.partition("-")[2].strip() if "-" in inner else ""
+
+
 def is_supported(filename: str) -> bool:
     return Path(filename).suffix.lower() in SUPPORTED_EXTENSIONS
 

@@ -18,9 +18,10 @@ from typing import Any
 
 from lambdarag.errors import LambdaRAGError
 from lambdarag.indexing import parse
-from lambdarag.indexing.chunking import CHUNK_META_KEYS, chunk_sections
+from lambdarag.indexing.chunking import CHUNK_META_KEYS
 from lambdarag.indexing.extract import extract_chunk
 from lambdarag.indexing.merge import merge_entities, merge_relations
+from lambdarag.indexing.strategies import chunk_document
 from lambdarag.llm.cache import LLMUsage, counting_usage
 from lambdarag.storage.base import DocStatusRecord
 from lambdarag.utils import chunk_id_for, content_summary, mdhash, now_iso
@@ -96,7 +97,10 @@ async def prepare(ws: Workspace, payload: Payload) -> Payload:
         content_length=len(text), metadata={"process_start_time": int(time.time())},
     )
     options = ws.indexing
-    chunks = chunk_sections(sections, chunk_size=options.chunk_size, overlap=options.chunk_overlap)
+    chunks = await chunk_document(
+        sections, doc.get("process_options"), doc.get("chunk_options"), options.chunker,
+        chunk_size=options.chunk_size, chunk_overlap=options.chunk_overlap,
+        embed=ws.embedder.embed)
     file_path = record.get("file_path", "unknown_source")
     ids = [chunk_id_for(doc_id, c["chunk_order_index"]) for c in chunks]
 

@@ -19,6 +19,7 @@ from lambdarag.config import Settings
 from lambdarag.documents.scan import ScanJob
 from lambdarag.indexing.extract import ExtractionOptions
 from lambdarag.indexing.merge import MergeOptions
+from lambdarag.indexing.strategies import ChunkerDefaults
 from lambdarag.indexing.summarize import SummaryOptions
 from lambdarag.llm import create_embedding, create_llm, create_rerank
 from lambdarag.llm.base import EmbeddingBinding, LLMBinding
@@ -53,6 +54,12 @@ def indexing_options(settings: Settings) -> IndexingOptions:
         chunk_size=settings.chunk_size,
         chunk_overlap=settings.chunk_overlap_size,
         extract_batch_size=settings.extract_batch_size,
+        chunker=ChunkerDefaults(
+            strategies=settings.chunker_strategies(),
+            reference_headings=tuple(h.strip() for h in settings.chunk_p_references_headings
+                                     .split("|") if h.strip()),
+            references_tail_n=settings.chunk_p_references_tail_n,
+        ),
         extraction=ExtractionOptions(
             language=settings.summary_language,
             max_gleaning=settings.max_gleaning,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from lambdarag.indexing.extract import ExtractionOptions
 from lambdarag.indexing.merge import MergeContext, MergeOptions
+from lambdarag.indexing.strategies import ChunkerDefaults
 from lambdarag.llm.base import EmbeddingBinding
 from lambdarag.llm.cache import CachedLLM
 from lambdarag.storage.stores import KeyedLocks, Stores
@@ -30,6 +31,7 @@ class IndexingOptions:
     merge_batch_size: int = 50
     extraction: ExtractionOptions = field(default_factory=ExtractionOptions)
     merge: MergeOptions = field(default_factory=MergeOptions)
+    chunker: ChunkerDefaults = field(default_factory=ChunkerDefaults)
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ from lambdarag.api.schemas import (
     SourceConflictsResponse,
     StatusCountsResponse,
     StatusMessage,
+    TextChunkingConfig,
     TrackStatusResponse,
     error_response,
     example_response,
@@ -56,6 +57,7 @@ from lambdarag.documents import lifecycle as documents
 from lambdarag.documents.lifecycle import NewDocument
 from lambdarag.documents.ports import DeleteRequest
 from lambdarag.documents.scan import ScanJob
+from lambdarag.indexing import strategies
 from lambdarag.indexing.parse import SUPPORTED_EXTENSIONS, canonical_basename
 from lambdarag.runtime.engine import Engine
 from lambdarag.utils import UNKNOWN_SOURCE, new_track_id
@@ -137,12 +139,26 @@ async def insert_text(body: InsertTextRequest, engine: EngineDep, ws: WorkspaceD
     replaces it (a retry).
     """
     source = canonical_basename(body.file_source)
+    chunking = _chunking(ws, body.chunking)
     failed = await documents.claim_sources(ws, [source], "re-inserting")
     await documents.replace_failed(ws, failed)
     track_id = new_track_id("insert")
-    await _enqueue(engine, ws, [NewDocument(source, body.text)], track_id)
+    await _enqueue(engine, ws, [NewDocument(source, body.text, **chunking)], track_id)
     return InsertResponse(status="success", message=f"Text successfully received. {BACKGROUND}",
                           track_id=track_id)
+
+
+def _chunking(ws: Workspace, chunking: TextChunkingConfig | None) -> dict[str, Any]:
+    """The documents' frozen chunking (``process_options``, ``chunk_options``) for a
+    request's ``chunking``; none: the server's defaults when they are chunked. A strategy
+    the server cannot follow (``custom``) is 422, before anything is stored."""
+    if chunking is None:
+        return {}
+    options = ws.indexing
+    letter, frozen = strategies.resolve(chunking.strategy, chunking.params, options.chunker,
+                                        chunk_size=options.chunk_size,
+                                        chunk_overlap=options.chunk_overlap)
+    return {"process_options": letter, "chunk_options": frozen}
 
 
 def _text_sources(body: InsertTextsRequest) -> list[str]:
@@ -172,10 +188,11 @@ async def insert_texts(body: InsertTextsRequest, engine: EngineDep, ws: Workspac
     stored yet, or stored by a FAILED document, which the new text replaces (a retry).
     """
     sources = _text_sources(body)
+    chunking = _chunking(ws, body.chunking)
     failed = await documents.claim_sources(ws, sources, "re-inserting")
     await documents.replace_failed(ws, failed)
     track_id = new_track_id("insert")
-    docs = [NewDocument(s, t) for s, t in zip(sources, body.texts, strict=True)]
+    docs = [NewDocument(s, t, **chunking) for s, t in zip(sources, body.texts, strict=True)]
     await _enqueue(engine, ws, docs, track_id)
     return InsertResponse(status="success", message=f"Texts successfully received. {BACKGROUND}",
                           track_id=track_id)
