@@ -320,6 +320,26 @@ ADAPTER_SETTINGS: dict[str, type[AdapterSettings]] = {
 }
 
 
+# A chunking strategy's parameter -> the setting that gives its server-wide default.
+CHUNKER_FIELDS: dict[str, dict[str, str]] = {
+    "fixed_token": {"chunk_token_size": "chunk_f_size",
+                    "chunk_overlap_token_size": "chunk_f_overlap_size",
+                    "split_by_character": "chunk_f_split_by_character",
+                    "split_by_character_only": "chunk_f_split_by_character_only"},
+    "recursive_character": {"chunk_token_size": "chunk_r_size",
+                            "chunk_overlap_token_size": "chunk_r_overlap_size",
+                            "separators": "chunk_r_separators"},
+    "semantic_vector": {"chunk_token_size": "chunk_v_size",
+                        "breakpoint_threshold_type": "chunk_v_breakpoint_threshold_type",
+                        "breakpoint_threshold_amount": "chunk_v_breakpoint_threshold_amount",
+                        "buffer_size": "chunk_v_buffer_size",
+                        "sentence_split_regex": "chunk_v_sentence_split_regex"},
+    "paragraph_semantic": {"chunk_token_size": "chunk_p_size",
+                           "chunk_overlap_token_size": "chunk_p_overlap_size",
+                           "drop_references": "chunk_p_drop_references"},
+}
+
+
 class SettingsError(ConfigurationError):
     """A setting has a value that cannot be used; the message names the variable."""
 
@@ -613,31 +633,14 @@ class Settings(BaseSettings):
         return self
 
     def chunker_strategies(self) -> dict[str, dict[str, Any]]:
-        """Each chunking strategy's parameters from ``CHUNK_<F|R|V|P>_*`` (set ones only)."""
-        def given(**values: Any) -> dict[str, Any]:
-            return {key: value for key, value in values.items() if value is not None}
+        """Each chunking strategy's parameters from ``CHUNK_<F|R|V|P>_*`` (those set)."""
+        found: dict[str, dict[str, Any]] = {}
+        for strategy, fields in CHUNKER_FIELDS.items():
+            values = {param: getattr(self, name) for param, name in fields.items()}
+            found[strategy] = {k: v for k, v in values.items()
+                               if not (v is None or v is False or v == "")}  # 0 is a value
+        return found
 
-        return {
-            "fixed_token": given(
-                chunk_token_size=self.chunk_f_size,
-                chunk_overlap_token_size=self.chunk_f_overlap_size,
-                split_by_character=self.chunk_f_split_by_character or None,
-                split_by_character_only=self.chunk_f_split_by_character_only or None),
-            "recursive_character": given(
-                chunk_token_size=self.chunk_r_size,
-                chunk_overlap_token_size=self.chunk_r_overlap_size,
-                separators=self.chunk_r_separators),
-            "semantic_vector": given(
-                chunk_token_size=self.chunk_v_size,
-                breakpoint_threshold_type=self.chunk_v_breakpoint_threshold_type,
-                breakpoint_threshold_amount=self.chunk_v_breakpoint_threshold_amount,
-                buffer_size=self.chunk_v_buffer_size,
-                sentence_split_regex=self.chunk_v_sentence_split_regex),
-            "paragraph_semantic": given(
-                chunk_token_size=self.chunk_p_size,
-                chunk_overlap_token_size=self.chunk_p_overlap_size,
-                drop_references=self.chunk_p_drop_references),
-        }
 
     @cached_property
     def llm_provider_options(self) -> dict[str, Any]:
