@@ -216,3 +216,38 @@ def test_an_unreachable_reranker_binding_raises_the_unreachable_error() -> None:
 
     with pytest.raises(LLMUnreachableError, match=r"\(RERANK_BINDING_HOST\) is unreachable"):
         asyncio.run(go())
+
+
+FILLER = " ".join(f"filler{i}" for i in range(120))
+LONG = f"acme {FILLER} rockets {FILLER} berlin"  # every query word, far apart
+
+
+def test_rerank_chunking_scores_a_long_document_by_its_best_window(
+    fake_llm: FakeLLMServer,
+) -> None:
+    from lambdarag.llm import tokenizer
+
+    def ranked(**chunking: Any) -> list[tuple[int, float]]:
+        config = RerankConfig("cohere", "rerank-v3.5", f"{fake_llm.url}/v1/rerank", **chunking)
+        binding = create_rerank(config)
+
+        async def go() -> list[tuple[int, float]]:
+            try:
+                return await binding.rerank("acme rockets berlin", [LONG, "acme rockets"], 1)
+            finally:
+                await binding.aclose()
+
+        return asyncio.run(go())
+
+    # GIVEN a long document holding every query word, but far apart, and a short one
+    # WHEN it is reranked whole, THEN it wins: the model saw all three words at once
+    assert ranked() == [(0, 1.0)]
+    assert len(rerank_requests(fake_llm)[-1]["documents"]) == 2
+    # WHEN RERANK_ENABLE_CHUNKING cuts it into 64-token windows
+    assert ranked(enable_chunking=True, max_tokens_per_doc=64) == [(1, pytest.approx(2 / 3))]
+    # THEN each window went alone (within the limit, all scored), the long document scored as
+    # its best window (one word of three), and top_n cut the documents, not the windows
+    sent = rerank_requests(fake_llm)[-1]
+    assert len(sent["documents"]) > 4 and sent["top_n"] == len(sent["documents"])
+    assert all(tokenizer.count_tokens(d) <= 64 for d in sent["documents"])
+    assert sent["documents"][-1] == "acme rockets"

@@ -59,6 +59,7 @@ def test_max_async_llm_alias(monkeypatch: pytest.MonkeyPatch) -> None:
         ("LLM_TIMEOUT", "soon", "LLM_TIMEOUT: Input should be a valid number"),
         ("LLM_BINDING", "gpt", "LLM_BINDING: Input should be 'openai', 'azure_openai'"),
         ("TOP_K", "0", "TOP_K: Input should be greater than or equal to 1"),
+        ("RERANK_MAX_TOKENS_PER_DOC", "0", "RERANK_MAX_TOKENS_PER_DOC: Input should be greater than or equal to 1"),
         ("LIGHTRAG_GRAPH_STORAGE", "Neo4JStorage", "LIGHTRAG_GRAPH_STORAGE: unknown storage 'Neo4JStorage'"),
     ],
 )

@@ -414,6 +414,8 @@ class Settings(BaseSettings):
     rerank_timeout: float = Field(30, gt=0)
     max_async_rerank: int | None = Field(None, ge=1)  # unset: MAX_ASYNC
     min_rerank_score: float = 0.0
+    rerank_enable_chunking: bool = False
+    rerank_max_tokens_per_doc: int = Field(4096, ge=1)
 
     # --- storage (LightRAG names; the embedded store is the default)
     lightrag_kv_storage: str = "JsonKVStorage"
@@ -710,6 +712,8 @@ class Settings(BaseSettings):
             timeout=self.rerank_timeout,
             max_async=self.max_async_rerank or self.max_async,
             max_retries=self.llm_max_retries,
+            enable_chunking=self.rerank_enable_chunking,
+            max_tokens_per_doc=self.rerank_max_tokens_per_doc,
         )
 
     @cached_property

@@ -113,6 +113,8 @@ class RerankConfig:
     max_async: int = 4
     max_retries: int = 5
     host_setting: str = "RERANK_BINDING_HOST"
+    enable_chunking: bool = False  # RERANK_ENABLE_CHUNKING: score long documents by windows
+    max_tokens_per_doc: int = 4096  # RERANK_MAX_TOKENS_PER_DOC: the window, in tokens
 
 
 def build_messages(

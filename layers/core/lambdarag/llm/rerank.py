@@ -23,6 +23,7 @@ from abc import abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
+from lambdarag.llm import tokenizer
 from lambdarag.llm.base import LLMConfigError, LLMResponseError, RerankConfig
 from lambdarag.llm.http import OverHttp
 from lambdarag.llm.retry import Backoff, trim
@@ -35,6 +36,7 @@ DEFAULTS: dict[str, tuple[str, str]] = {
                "https://dashscope.aliyuncs.com/api/v1/services/rerank/text-rerank/text-rerank"),
 }
 RERANK_BINDINGS = ("null", *DEFAULTS)
+WINDOW_OVERLAP = 32  # tokens shared by consecutive windows of a long document (LightRAG's)
 
 
 class RerankBinding(OverHttp):
@@ -66,9 +68,24 @@ class RerankBinding(OverHttp):
     async def rerank(
         self, query: str, documents: Sequence[str], top_n: int
     ) -> list[tuple[int, float]]:
-        """``(document index, relevance score)`` of the best ``top_n``, best first."""
+        """``(document index, relevance score)`` of the best ``top_n``, best first.
+
+        With RERANK_ENABLE_CHUNKING a document over RERANK_MAX_TOKENS_PER_DOC is sent as
+        overlapping windows of that size (a model with a short input limit then sees all of
+        it), every window is scored, and a document scores as its best window.
+        """
         if not documents:
             return []
+        if not self.config.enable_chunking:
+            return await self._scored(query, documents, top_n)
+        pieces, owners = windows(documents, self.config.max_tokens_per_doc)
+        best: dict[int, float] = {}
+        for index, score in await self._scored(query, pieces, len(pieces)):
+            best[owners[index]] = max(score, best.get(owners[index], score))
+        return sorted(best.items(), key=lambda pair: -pair[1])[:top_n]
+
+    async def _scored(self, query: str, documents: Sequence[str],
+                      top_n: int) -> list[tuple[int, float]]:
         data = await self._http.post_json(self._url, self._body(query, documents, top_n))
         results = self._results(data)
         try:
@@ -98,6 +115,25 @@ class RerankBinding(OverHttp):
     @property
     def identity(self) -> str:
         return f"{self.config.binding}:{self.config.model}"
+
+
+def windows(documents: Sequence[str], size: int,
+            overlap: int = WINDOW_OVERLAP) -> tuple[list[str], list[int]]:
+    """Each document, or its windows of ``size`` tokens overlapping by ``overlap`` when it is
+    longer, and the index of the document each piece comes from."""
+    overlap = min(overlap, size // 2)
+    pieces: list[str] = []
+    owners: list[int] = []
+    for index, document in enumerate(documents):
+        tokens = tokenizer.encode(document)
+        if len(tokens) <= size:
+            spans = [document]
+        else:
+            spans = [tokenizer.decode(tokens[start:start + size])
+                     for start in range(0, len(tokens) - overlap, size - overlap)]
+        pieces += spans
+        owners += [index] * len(spans)
+    return pieces, owners
 
 
 class StandardRerank(RerankBinding):
