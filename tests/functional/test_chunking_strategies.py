@@ -84,6 +84,11 @@ def test_recursive_character_keeps_paragraphs_whole(client: TestClient) -> None:
     # AND the choice is frozen with the document, in LightRAG's record shape
     frozen = full_doc(client, "recursive.txt")
     assert frozen["process_options"] == "R"
+    # AND the document's status says how it was chunked, as LightRAG's does
+    [doc] = [d for d in client.post("/documents/paginated", json={}).json()["documents"]
+             if d["file_path"] == "recursive.txt"]
+    assert {k: doc["metadata"][k] for k in ("chunk_method", "chunk_opts")} == {
+        "chunk_method": "recursive_character", "chunk_opts": "size=150, overlap=0"}
     assert frozen["chunk_options"] == {
         "chunk_token_size": 150,
         "recursive_character": {"chunk_overlap_token_size": 0}}

@@ -74,9 +74,11 @@ async def test_pages_stay_with_the_chunks_of_every_strategy() -> None:
     async def no_embedding(texts: list[str]) -> np.ndarray:
         raise AssertionError("recursive chunking embeds nothing")
 
-    chunks = await chunk_document(
+    chunked = await chunk_document(
         sections, "R", {"chunk_token_size": 300, "recursive_character": {
             "chunk_overlap_token_size": 0}}, ChunkerDefaults(), chunk_size=1200,
         chunk_overlap=100, embed=no_embedding)
+    chunks = chunked.chunks
+    assert (chunked.method, chunked.options) == ("recursive_character", "size=300, overlap=0")
     assert [c.get("pages") for c in chunks] == [[1], [2], [3]]
     assert [c["chunk_order_index"] for c in chunks] == [0, 1, 2]

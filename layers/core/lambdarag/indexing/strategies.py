@@ -158,6 +158,35 @@ def strategy_of(process_options: str | None) -> str:
     return "fixed_token"
 
 
+@dataclass(frozen=True)
+class Chunked:
+    """A document's chunks and how they were cut, in the words of LightRAG's doc status
+    metadata: ``method`` (``recursive_character``) and ``options`` (``size=800, overlap=0``)."""
+
+    chunks: list[Chunk]
+    method: str
+    options: str
+
+
+# LightRAG's short names of the parameters in ``chunk_opts``
+_SHORT_NAMES = {"chunk_overlap_token_size": "overlap", "breakpoint_threshold_type": "break",
+                "breakpoint_threshold_amount": "amount", "buffer_size": "buf",
+                "split_by_character": "split_by", "split_by_character_only": "split_only",
+                "separators": "seps", "sentence_split_regex": "regex",
+                "drop_references": "drop_rf"}
+
+
+def describe(size: int, params: Mapping[str, Any]) -> str:
+    """``size=1200, overlap=100, ...``: the parameters a document was chunked with."""
+    shown = [f"size={size}"]
+    for key, value in params.items():
+        if value is None or (isinstance(value, list | dict | str) and not value):
+            continue
+        shown.append(f"{_SHORT_NAMES.get(key, key)}={value!r}" if isinstance(value, str)
+                     else f"{_SHORT_NAMES.get(key, key)}={value}")
+    return ", ".join(shown)
+
+
 async def chunk_document(
     sections: Sequence[tuple[str, dict[str, Any]]],
     process_options: str | None,
@@ -167,7 +196,7 @@ async def chunk_document(
     chunk_size: int,
     chunk_overlap: int,
     embed: Embed,
-) -> list[Chunk]:
+) -> Chunked:
     """Chunk a parsed document by its frozen strategy (fixed_token when it has none)."""
     strategy = strategy_of(process_options)
     if strategy == "custom":  # stored by an older release or by hand: LightRAG falls back too
@@ -180,7 +209,7 @@ async def chunk_document(
     size = int(params.pop("chunk_token_size", size))
     overlap = int(params.get("chunk_overlap_token_size", chunk_overlap))
     if strategy == "fixed_token":
-        return _fixed(sections, size, overlap, params)
+        return Chunked(_fixed(sections, size, overlap, params), strategy, describe(size, params))
     text = join_sections(sections)
     if strategy == "recursive_character":
         contents = recursive_split(text, size, overlap, params.get("separators"))
@@ -195,7 +224,7 @@ async def chunk_document(
             amount=params.get("breakpoint_threshold_amount"),
             buffer_size=int(params.get("buffer_size", 1)),
             sentence_split=params.get("sentence_split_regex") or DEFAULT_SENTENCE_SPLIT)
-    return _with_meta(text, contents, sections)
+    return Chunked(_with_meta(text, contents, sections), strategy, describe(size, params))
 
 
 def _fixed(sections: Sequence[tuple[str, dict[str, Any]]], size: int, overlap: int,

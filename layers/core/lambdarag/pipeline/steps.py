@@ -97,10 +97,11 @@ async def prepare(ws: Workspace, payload: Payload) -> Payload:
         content_length=len(text), metadata={"process_start_time": int(time.time())},
     )
     options = ws.indexing
-    chunks = await chunk_document(
+    chunked = await chunk_document(
         sections, doc.get("process_options"), doc.get("chunk_options"), options.chunker,
         chunk_size=options.chunk_size, chunk_overlap=options.chunk_overlap,
         embed=ws.embedder.embed)
+    chunks = chunked.chunks
     file_path = record.get("file_path", "unknown_source")
     ids = [chunk_id_for(doc_id, c["chunk_order_index"]) for c in chunks]
 
@@ -114,9 +115,11 @@ async def prepare(ws: Workspace, payload: Payload) -> Payload:
     # embedded has removed the record, and the vectors written after it must go too.
     await _guard(ws, doc_id, undo)
     record = await _status(ws, doc_id)
-    await _set_status(ws, record, "processing", chunks_list=ids, chunks_count=len(ids))
+    await _set_status(ws, record, "processing", chunks_list=ids, chunks_count=len(ids),
+                      metadata={"chunk_method": chunked.method, "chunk_opts": chunked.options})
     await _guard(ws, doc_id, undo)
-    ws.pipeline.log(f"Chunked {file_path}: {len(ids)} chunks")
+    ws.pipeline.log(f"Chunked {file_path}: {len(ids)} chunks ({chunked.method}: "
+                    f"{chunked.options})")
     return _plan(payload, len(ids), options.extract_batch_size)
 
 
