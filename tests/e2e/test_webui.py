@@ -134,6 +134,23 @@ def test_upload_reaches_processed_without_reload(browser, server: str, tmp_path:
     done(page)
 
 
+def test_an_upload_can_pick_its_chunking_strategy(browser, server: str, tmp_path: Path) -> None:  # noqa: ANN001
+    page = open_page(browser, server, "e2e_chunking")
+    # WHEN a person picks recursive chunking and chooses a file
+    page.get_by_role("combobox", name="Chunking", exact=True).select_option(
+        label="Recursive: whole paragraphs and lines")
+    (tmp_path / "paras.md").write_text("First paragraph about cranes.\n\nSecond one about crews.\n")
+    page.get_by_label("Choose files to upload").set_input_files(str(tmp_path / "paras.md"))
+    # THEN the document keeps its name, and its details say how it was chunked
+    table = page.get_by_role("table", name="Documents")
+    row = table.get_by_role("row").filter(has=page.get_by_role("button", name="paras.md", exact=True))
+    expect(row.get_by_text("Processed", exact=True)).to_be_visible(timeout=TIMEOUT)
+    row.get_by_role("button", name="paras.md", exact=True).click()
+    details = page.get_by_role("dialog", name="paras.md")
+    expect(details).to_contain_text('"chunk_method": "recursive_character"')
+    done(page)
+
+
 def test_failed_document_shows_its_error_is_retried_and_deleted(
         browser, server: str, fake_llm_session: FakeLLMServer) -> None:  # noqa: ANN001
     headers = {"LIGHTRAG-WORKSPACE": "e2e_failed"}

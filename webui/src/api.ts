@@ -183,7 +183,7 @@ export class Api {
   }
 
   /** Upload one file with progress (fetch has no upload progress: XMLHttpRequest). */
-  upload(file: File, onProgress: (fraction: number) => void): Promise<{ status: string; message: string; track_id: string }> {
+  upload(file: File, onProgress: (fraction: number) => void, name = file.name): Promise<{ status: string; message: string; track_id: string }> {
     return new Promise((resolve, reject) => {
       const xhr = new XMLHttpRequest();
       xhr.open("POST", this.url("documents/upload"));
@@ -202,7 +202,7 @@ export class Api {
         }
       };
       const form = new FormData();
-      form.append("file", file, file.name);
+      form.append("file", file, name);
       xhr.send(form);
     });
   }

@@ -39,3 +39,15 @@ export function splitNames(text: string): string[] {
 export function splitSep(value: unknown): string[] {
   return typeof value === "string" ? value.split("<SEP>").filter(Boolean) : [];
 }
+
+/** The chunking strategies a file name's hint can pick (LightRAG 1.5's letters); "" is the server's default. */
+export const CHUNKING_LETTERS = ["", "R", "V", "P", "F"] as const;
+export type ChunkingLetter = (typeof CHUNKING_LETTERS)[number];
+
+/** ``notes.md`` named for a strategy: ``notes.[-R].md``. A name with a hint already, or
+ * without an extension, is sent as it is. */
+export function hintedName(name: string, letter: ChunkingLetter): string {
+  const dot = name.lastIndexOf(".");
+  if (!letter || dot <= 0 || /\.\[[^\]]*\]\.[^.]+$/.test(name)) return name;
+  return `${name.slice(0, dot)}.[-${letter}]${name.slice(dot)}`;
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { isActive, pipelineProgress, stalledMinutes, type Page } from "../src/documents/types";
-import { fileName, matchesName, splitNames, splitSep } from "../src/format";
+import { fileName, hintedName, matchesName, splitNames, splitSep } from "../src/format";
 import { workspacesFromTags } from "../src/components/Header";
 import { conversationHistory, loadHistory, referenceLabel, saveHistory, MAX_TURNS, type Turn } from "../src/retrieval/history";
 import { DEFAULTS, loadParams, queryBody, PARAMS_KEY } from "../src/retrieval/query";
@@ -16,6 +16,13 @@ describe("documents", () => {
     expect(fileName("C:\\docs\\a.txt", "doc-1")).toBe("a.txt");
     expect(fileName("unknown_source", "doc-1")).toBe("doc-1");
     expect(fileName("", "doc-2")).toBe("doc-2");
+  });
+  it("names an upload for its chunking strategy with LightRAG's hint", () => {
+    expect(hintedName("notes.md", "R")).toBe("notes.[-R].md");
+    expect(hintedName("a.b.txt", "V")).toBe("a.b.[-V].txt");
+    expect(hintedName("notes.md", "")).toBe("notes.md");
+    expect(hintedName("q1.[mineru].pdf", "R")).toBe("q1.[mineru].pdf");
+    expect(hintedName("README", "R")).toBe("README");
   });
   it("filters by name or id, any case", () => {
     expect(matchesName({ id: "doc-abc", file_path: "Report.PDF" }, "report")).toBe(true);

@@ -1,6 +1,6 @@
 import { useRef, useState } from "preact/hooks";
 import { useApi } from "../context";
-import { formatBytes } from "../format";
+import { CHUNKING_LETTERS, type ChunkingLetter, formatBytes, hintedName } from "../format";
 import { t } from "../i18n";
 
 interface Upload { key: string; name: string; size: number; progress: number; state: "uploading" | "done" | "failed"; message: string }
@@ -11,6 +11,7 @@ export function Uploader(props: { onUploaded: () => void }) {
   const input = useRef<HTMLInputElement>(null);
   const [over, setOver] = useState(false);
   const [uploads, setUploads] = useState<Upload[]>([]);
+  const [chunking, setChunking] = useState<ChunkingLetter>("");
 
   const update = (key: string, change: Partial<Upload>) =>
     setUploads((list) => list.map((u) => (u.key === key ? { ...u, ...change } : u)));
@@ -24,7 +25,7 @@ export function Uploader(props: { onUploaded: () => void }) {
       for (let next = queue.shift(); next; next = queue.shift()) {
         const [file, key] = next;
         try {
-          const reply = await api.upload(file, (p) => update(key, { progress: p }));
+          const reply = await api.upload(file, (p) => update(key, { progress: p }), hintedName(file.name, chunking));
           update(key, { state: reply.status === "success" ? "done" : "failed", message: reply.message, progress: 1 });
         } catch (exc) {
           update(key, { state: "failed", message: (exc as Error).message });
@@ -51,6 +52,12 @@ export function Uploader(props: { onUploaded: () => void }) {
         <strong>{t("docs.dropzone")}</strong>
         <span class="muted small">{t("docs.dropzoneHint")}</span>
       </div>
+      <label class="inline small chunking">
+        <span>{t("docs.chunking")}</span>
+        <select aria-label={t("docs.chunking")} value={chunking} onChange={(e) => setChunking((e.currentTarget as HTMLSelectElement).value as ChunkingLetter)}>
+          {CHUNKING_LETTERS.map((letter) => <option key={letter} value={letter}>{t(`docs.chunking.${letter || "default"}`)}</option>)}
+        </select>
+      </label>
       <input ref={input} type="file" multiple hidden aria-label={t("docs.chooseFiles")} data-testid="file-input"
         onChange={(e) => {
           const el = e.currentTarget as HTMLInputElement;
