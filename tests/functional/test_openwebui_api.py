@@ -11,6 +11,7 @@ proxy, httpx the multipart upload and the knowledge calls.
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ import pytest
 from lambdarag.api.app import create_app
 from tests.fakes.llm_server import FakeLLMServer
 from tests.functional.conftest import fake_settings, serve
+from tests.functional.corpus import wait_for
 
 KEY = "openwebui-script-key-0123456789abcdef"
 HEADERS = {"Authorization": f"Bearer {KEY}", "Accept": "application/json"}
@@ -83,6 +85,36 @@ def test_upload_add_to_a_collection_and_chat_with_it(live: Live) -> None:
     assert [f["id"] for f in live.http.get(f"/api/v1/knowledge/{knowledge_id}").json()["files"]] \
         == [uploaded["id"]]
     assert f"lightrag:{knowledge_id}" in [m.id for m in live.sdk.models.list().data]
+
+
+def test_file_add_answers_within_its_wait_while_the_file_still_indexes(
+    tmp_path: Path, fake_llm: FakeLLMServer
+) -> None:
+    # GIVEN a server whose file/add may wait 0.5 s (as the stack keeps it under API Gateway's
+    # limit) and an LLM slower than that
+    settings = fake_settings(tmp_path, fake_llm, lightrag_api_key=KEY, llm_max_retries=0,
+                             lambdarag_file_add_wait=0.5)
+    with serve(create_app(settings)) as url, httpx.Client(base_url=url, headers=HEADERS,
+                                                          timeout=60) as http:
+        uploaded = http.post("/api/v1/files/", files={"file": ("helios.txt", NOTES)}).json()
+        fake_llm.chat_delay = 2.0
+        # WHEN the file is added to a collection
+        started = time.monotonic()
+        added = http.post("/api/v1/knowledge/Late/file/add", json={"file_id": uploaded["id"]})
+        # THEN the answer comes after the wait, with the file still indexing
+        assert added.status_code == 200, added.text
+        assert time.monotonic() - started < 1.9
+        [file] = added.json()["files"]
+        assert (file["id"], file["data"]["status"]) in {(uploaded["id"], "pending"),
+                                                       (uploaded["id"], "processing")}
+        # AND the collection holds it, processed, a moment later
+        fake_llm.chat_delay = 0.0
+
+        def processed() -> bool:
+            files = http.get("/api/v1/knowledge/Late").json()["files"]
+            return [f["data"]["status"] for f in files] == ["processed"]
+
+        wait_for(processed, timeout=30)
 
 
 def test_chat_about_one_file_answers_from_that_file_only(live: Live) -> None:

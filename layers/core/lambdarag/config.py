@@ -495,6 +495,9 @@ class Settings(BaseSettings):
     # Serverless: DELETE /documents/delete_document queues the job to this function (the
     # trigger) instead of running it inside the API's 30-second request.
     lambdarag_delete_function: str = ""
+    # Open WebUI's /api/v1/knowledge/{id}/file/add answers when the file is indexed, or after
+    # this many seconds with it still indexing (the stack sets 20: API Gateway allows 29).
+    lambdarag_file_add_wait: float = Field(300.0, ge=0)
 
     # --- Ollama emulation
     ollama_emulating_model_name: str = "lightrag"

@@ -9,7 +9,8 @@ adding a file to a knowledge collection, and its Ollama proxy. Here:
 - a **file is a document**: ``POST /api/v1/files/`` uploads it into the request's
   workspace (``LIGHTRAG-WORKSPACE``, else ``WORKSPACE``) and answers its document id;
   ``POST /api/v1/knowledge/{id}/file/add`` indexes the same file in the collection and
-  answers once it is processed;
+  answers once it is processed, or after ``LAMBDARAG_FILE_ADD_WAIT`` seconds with the file
+  still indexing (its ``data.status``; the stack sets 20 s, under API Gateway's limit);
 - ``POST /api/chat/completions`` is ``/v1/chat/completions`` plus ``files``: a
   ``collection`` answers from that workspace, a ``file`` from that document only;
 - ``/ollama/api/*`` is the Ollama API of ``/api/*`` (chat, generate, tags, embed, ...).
@@ -58,7 +59,6 @@ from lambdarag.runtime.engine import Engine
 from lambdarag.utils import new_track_id
 from lambdarag.workspace.workspace import Workspace
 
-ADD_WAIT = 300.0  # seconds file/add waits for the document to be indexed
 _INVALID = re.compile(r"[^A-Za-z0-9_]")
 
 
@@ -226,7 +226,8 @@ async def add_file(knowledge_id: str, form: FileIdForm, engine: EngineDep,
                    settings: SettingsDep, default: WorkspaceNameDep,
                    caller: WriterDep) -> dict[str, Any]:
     """Index the uploaded file ``file_id`` in the collection, and answer the collection
-    with the file once its document is processed (400 with the reason if it failed)."""
+    with the file once its document is processed (400 with the reason if it failed), or
+    when ``LAMBDARAG_FILE_ADD_WAIT`` is up, with the file still pending or processing."""
     target = await engine.workspace(_collection(knowledge_id, settings, caller))
     if await target.stores.doc_status.get(form.file_id) is None:
         home = await _home_of(engine, settings, default, caller, form.file_id)
@@ -234,7 +235,7 @@ async def add_file(knowledge_id: str, form: FileIdForm, engine: EngineDep,
             raise HTTPException(404, f"File {form.file_id!r} not found: POST /api/v1/files/ "
                                      "answers the id of an uploaded file.")
         await _copy(engine, settings, home, target, form.file_id)
-    record = await _indexed(target, form.file_id)
+    record = await _indexed(target, form.file_id, settings.lambdarag_file_add_wait)
     if record.get("status") == "failed":
         raise HTTPException(400, f"'{record.get('file_path')}' could not be indexed: "
                                  f"{record.get('error_msg')}")
@@ -262,9 +263,9 @@ async def _bytes(read: Awaitable[bytes]) -> AsyncIterator[bytes]:
     yield await read
 
 
-async def _indexed(ws: Workspace, doc_id: str) -> dict[str, Any]:
-    """The document's record once processed or failed (or after ADD_WAIT seconds)."""
-    deadline = time.monotonic() + ADD_WAIT
+async def _indexed(ws: Workspace, doc_id: str, wait: float) -> dict[str, Any]:
+    """The document's record once processed or failed, or after ``wait`` seconds."""
+    deadline = time.monotonic() + wait
     while True:
         record = dict(await ws.stores.doc_status.get(doc_id) or {"id": doc_id})
         if record.get("status") in ("processed", "failed") or time.monotonic() > deadline:
