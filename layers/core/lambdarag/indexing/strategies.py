@@ -210,7 +210,7 @@ async def chunk_document(
     overlap = int(params.get("chunk_overlap_token_size", chunk_overlap))
     if strategy == "fixed_token":
         return Chunked(_fixed(sections, size, overlap, params), strategy, describe(size, params))
-    text = join_sections(sections)
+    text = whole = join_sections(sections)
     if strategy == "recursive_character":
         contents = recursive_split(text, size, overlap, params.get("separators"))
     elif strategy == "paragraph_semantic":
@@ -224,7 +224,7 @@ async def chunk_document(
             amount=params.get("breakpoint_threshold_amount"),
             buffer_size=int(params.get("buffer_size", 1)),
             sentence_split=params.get("sentence_split_regex") or DEFAULT_SENTENCE_SPLIT)
-    return Chunked(_with_meta(text, contents, sections), strategy, describe(size, params))
+    return Chunked(_with_meta(whole, contents, sections), strategy, describe(size, params))
 
 
 def _fixed(sections: Sequence[tuple[str, dict[str, Any]]], size: int, overlap: int,
@@ -396,8 +396,8 @@ def _paragraph_numbers(lines: list[str]) -> list[int]:
 
 def _with_meta(text: str, contents: list[str],
                sections: Sequence[tuple[str, dict[str, Any]]]) -> list[Chunk]:
-    """Chunks of ``contents`` (substrings of ``text``, in order) with the pages, slides or
-    sheets of the sections each one overlaps."""
+    """Chunks of ``contents`` (found in ``text``, the whole document, in order) with the
+    pages, slides or sheets of the sections each one overlaps."""
     spans = _section_spans(sections)
     chunks: list[Chunk] = []
     cursor = 0
