@@ -117,6 +117,22 @@ def test_file_add_answers_within_its_wait_while_the_file_still_indexes(
         wait_for(processed, timeout=30)
 
 
+def test_a_file_added_to_a_collection_is_chunked_as_it_was_uploaded(live: Live) -> None:
+    # GIVEN a file uploaded with LightRAG's hint for recursive chunking
+    uploaded = live.upload("notes.[-R].md", NOTES)
+    assert uploaded["filename"] == "notes.md"
+    # WHEN it is added to a collection
+    added = live.http.post("/api/v1/knowledge/Rec/file/add", json={"file_id": uploaded["id"]})
+    assert added.status_code == 200, added.text
+    # THEN both copies were chunked recursively
+    for workspace in ({}, {"LIGHTRAG-WORKSPACE": "Rec"}):
+        headers = {"Authorization": "", "X-API-Key": KEY, **workspace}  # LightRAG's API key header
+        listed = live.http.post("/documents/paginated", json={}, headers=headers)
+        assert listed.status_code == 200, listed.text
+        docs = listed.json()["documents"]
+        assert [d["metadata"]["chunk_method"] for d in docs] == ["recursive_character"], workspace
+
+
 def test_chat_about_one_file_answers_from_that_file_only(live: Live) -> None:
     helios = live.upload("helios.txt", NOTES)
     kestrel = live.upload("kestrel.txt", OTHER)

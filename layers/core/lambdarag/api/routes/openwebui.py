@@ -26,6 +26,7 @@ import asyncio
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -173,10 +174,12 @@ async def _pieces(file: UploadFile) -> AsyncIterator[bytes]:
 
 
 async def _accept(engine: Engine, settings: Settings, ws: Workspace, name: str | None,
-                  pieces: AsyncIterator[bytes]) -> str:
-    """Store and enqueue a file as /documents/upload does; its document id."""
+                  pieces: AsyncIterator[bytes], chunking: dict[str, Any] | None = None) -> str:
+    """Store and enqueue a file as /documents/upload does; its document id. ``chunking``
+    (``process_options``, ``chunk_options``) replaces what the file's name says."""
     folder = documents.input_folder(settings.input_dir, ws.name)
     doc = await documents.store_file(ws, folder, name, pieces, settings.max_upload_size or 0)
+    doc = replace(doc, **(chunking or {}))
     doc_ids = await engine.inputs.accept_upload(ws, doc, new_track_id("upload"))
     if not doc_ids:
         raise HTTPException(409, f"'{doc.file_path}' is already stored in this knowledge base")
@@ -249,13 +252,16 @@ async def _copy(engine: Engine, settings: Settings, home: Workspace, target: Wor
     stored = await home.stores.full_docs.get_by_id(doc_id) or {}
     name = str(stored.get("file_path") or "")
     source = stored.get("source_file")
+    # the copy is chunked as the original was
+    chunking = {key: stored[key] for key in ("process_options", "chunk_options") if stored.get(key)}
     if source and await asyncio.to_thread(Path(source).is_file):
-        await _accept(engine, settings, target, name, _bytes(asyncio.to_thread(Path(source).read_bytes)))
+        await _accept(engine, settings, target, name,
+                      _bytes(asyncio.to_thread(Path(source).read_bytes)), chunking)
     elif source and not stored.get("content"):
-        await _accept(engine, settings, target, name, _bytes(engine.inputs.read(source)))
+        await _accept(engine, settings, target, name, _bytes(engine.inputs.read(source)), chunking)
     else:
-        result = await documents.enqueue(target, [NewDocument(name, str(stored.get("content") or ""))],
-                                         new_track_id("insert"))
+        copy = NewDocument(name, str(stored.get("content") or ""), **chunking)
+        result = await documents.enqueue(target, [copy], new_track_id("insert"))
         await engine.runner.submit(target.name, result.doc_ids)
 
 
