@@ -139,3 +139,13 @@ def test_query_data_failures_use_its_own_shape(indexed: TestClient) -> None:
     none = indexed.post("/query/data", json={"query": "xylophone quasar zebra", "mode": "local"}).json()
     assert none == {"status": "failure", "message": "Query returned no results", "data": {},
                     "metadata": {"failure_reason": "no_results", "mode": "local"}}
+
+
+def test_force_reset_answers_that_no_workspace_is_fenced(client: TestClient) -> None:
+    # LightRAG 1.5 scripts call this after a crash; here nothing is ever fenced
+    refused = client.post("/documents/recovery/force_reset", json={})
+    assert (refused.status_code, refused.json()["detail"]) == (400, "Set confirm=true to force-reset.")
+    reset = client.post("/documents/recovery/force_reset", json={"confirm": True})
+    assert reset.status_code == 200
+    assert reset.json()["status"] == "no_recovery_required"
+    assert reset.json()["cancelled_manual_retries"] == 0

@@ -398,6 +398,16 @@ class StatusMessage(BaseModel):
     message: str
 
 
+class ForceResetRequest(BaseModel):
+    confirm: bool = Field(False, description="Must be true (LightRAG's safety switch).")
+
+
+class ForceResetResponse(BaseModel):
+    status: Literal["reset", "no_recovery_required"]
+    message: str
+    cancelled_manual_retries: int = 0
+
+
 class ReprocessResponse(BaseModel):
     status: Literal["reprocessing_started"]
     message: str

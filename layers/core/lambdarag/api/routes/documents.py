@@ -32,6 +32,8 @@ from lambdarag.api.schemas import (
     DeleteDocRequest,
     DeleteDocResponse,
     DocStatusResponse,
+    ForceResetRequest,
+    ForceResetResponse,
     InsertResponse,
     InsertTextRequest,
     InsertTextsRequest,
@@ -481,6 +483,26 @@ async def cancel_pipeline(ws: WorkspaceDep) -> StatusMessage:
         status="cancellation_requested",
         message="Pipeline cancellation has been requested. Documents will be marked as FAILED.",
     )
+
+
+NO_FENCE = ("No recovery_required fence is set: each document keeps its own state, so an "
+            "interrupted job resumes by itself and no workspace is ever fenced.")
+
+
+@router.post(
+    "/recovery/force_reset", response_model=ForceResetResponse,
+    summary="Clear a recovery fence (LightRAG 1.5; there is none to clear here)",
+    responses={200: example_response("Nothing to reset.", {
+        "status": "no_recovery_required", "message": NO_FENCE, "cancelled_manual_retries": 0}),
+               400: error_response("confirm was not true.", "Set confirm=true to force-reset.")},
+)
+async def force_reset(body: ForceResetRequest, ws: WorkspaceDep) -> ForceResetResponse:
+    """LightRAG 1.5 fences a workspace whose worker died half-way through a delete or clear,
+    and this route lifts the fence. LambdaRAG's steps are idempotent and resume on their
+    own, so it never fences: the answer is always ``no_recovery_required``."""
+    if not body.confirm:
+        raise HTTPException(400, "Set confirm=true to force-reset.")
+    return ForceResetResponse(status="no_recovery_required", message=NO_FENCE)
 
 
 # -------------------------------------------------------------------------- scan
