@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi.testclient import TestClient
 
+from lambdarag.api.app import create_app
 from lambdarag.config import Settings
 from tests.fakes.llm_server import FakeLLMServer
-from tests.functional.conftest import insert, wait_track
+from tests.functional.conftest import fake_settings, insert, wait_track
 from tests.functional.corpus import CORPUS, wait_for
 
 ALL = ("pending", "parsing", "analyzing", "processing", "preprocessed", "processed", "failed")
@@ -149,3 +152,14 @@ def test_force_reset_answers_that_no_workspace_is_fenced(client: TestClient) -> 
     assert reset.status_code == 200
     assert reset.json()["status"] == "no_recovery_required"
     assert reset.json()["cancelled_manual_retries"] == 0
+
+
+def test_more_texts_than_max_texts_per_request_is_413(tmp_path: Path, fake_llm: FakeLLMServer) -> None:
+    with TestClient(create_app(fake_settings(tmp_path, fake_llm, max_texts_per_request=2))) as client:
+        body = {"texts": ["One.", "Two.", "Three."], "file_sources": ["1.txt", "2.txt", "3.txt"]}
+        response = client.post("/documents/texts", json=body)
+        assert (response.status_code, response.json()["detail"]) == (
+            413, "Too many texts in one request: 3 (maximum 2). Split the batch into smaller requests.")
+        assert client.post("/documents/paginated", json={}).json()["documents"] == []
+        two = {"texts": ["One.", "Two."], "file_sources": ["1.txt", "2.txt"]}
+        assert client.post("/documents/texts", json=two).status_code == 200

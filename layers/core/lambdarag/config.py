@@ -369,6 +369,7 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     max_graph_nodes: int = Field(1000, ge=1)
     max_upload_size: int | None = Field(104857600, ge=0)
+    max_texts_per_request: int = Field(0, ge=0)  # /documents/texts: 0 = no limit
     max_request_body_bytes: int = Field(1048576, ge=0)
     # LightRAG's lightrag-server process options (`lambdarag serve` reads them; cli/serve.py).
     lightrag_api_prefix: str = ""  # every route and the web UI under this path as well

@@ -181,14 +181,22 @@ def _text_sources(body: InsertTextsRequest) -> list[str]:
                400: error_response("file_sources missing, invalid or not unique.",
                                    TEXTS_NEED_SOURCES),
                409: error_response("A document that has not failed already has one of the names.",
-                                   TEXT_EXISTS)},
+                                   TEXT_EXISTS),
+               413: error_response("More texts than MAX_TEXTS_PER_REQUEST allows.",
+                                   "Too many texts in one request: 3 (maximum 2). Split the "
+                                   "batch into smaller requests.")},
 )
-async def insert_texts(body: InsertTextsRequest, engine: EngineDep, ws: WorkspaceDep) -> InsertResponse:
+async def insert_texts(body: InsertTextsRequest, engine: EngineDep, ws: WorkspaceDep,
+                       settings: SettingsDep) -> InsertResponse:
     """Store the texts as PENDING documents and index them in the background.
 
     ``file_sources`` is required: one name per text, unique by canonical basename and not
     stored yet, or stored by a FAILED document, which the new text replaces (a retry).
     """
+    limit = settings.max_texts_per_request
+    if limit and len(body.texts) > limit:
+        raise HTTPException(413, f"Too many texts in one request: {len(body.texts)} (maximum "
+                                 f"{limit}). Split the batch into smaller requests.")
     sources = _text_sources(body)
     chunking = _chunking(ws, body.chunking)
     failed = await documents.claim_sources(ws, sources, "re-inserting")
