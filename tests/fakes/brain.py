@@ -116,15 +116,16 @@ def respond(system: str | None, messages: Sequence[dict[str, str]]) -> str:
     kind = classify(system, messages)
     last_user = _last_user(messages)
     everything = "\n".join([system or "", *(m["content"] for m in messages)])
+    as_json = '"relationships"' in (system or "")  # the JSON-mode extraction prompt
     if kind == "gleaning":
         extraction_turn = next(
             (m["content"] for m in messages
              if m["role"] == "user" and _INPUT_HEADING.search(m["content"])),
             everything,
         )
-        return glean(_input_text(extraction_turn))
+        return glean(_input_text(extraction_turn), as_json=as_json)
     if kind == "extraction":
-        return extract(_input_text(last_user))
+        return extract(_input_text(last_user), as_json=as_json)
     if kind == "answer":
         return answer(system or "")
     if kind == "summary" and "---Descriptions by name---" in everything:
@@ -255,27 +256,38 @@ def find_graph(text: str) -> tuple[list[Entity], list[Relation]]:
     return list(entities.values()), list(relations.values())
 
 
-def extract(text: str) -> str:
-    """Extraction records for ``text`` in the format of ``prompts.ENTITY_EXTRACTION_SYSTEM``."""
-    entities, relations = find_graph(text)
-    lines = [
-        _record("entity", e.name, e.type, f"{e.name} is mentioned: {' '.join(e.sentences[:2])}")
-        for e in entities
-    ]
-    lines += [_record("relation", r.source, r.target, r.keywords, r.description) for r in relations]
-    return "\n".join([*lines, COMPLETION_DELIMITER])
+def extract(text: str, *, as_json: bool = False) -> str:
+    """Extraction records for ``text`` in the format of ``prompts.ENTITY_EXTRACTION_SYSTEM``
+    (or, ``as_json``, the object of ``prompts.ENTITY_EXTRACTION_JSON_SYSTEM``)."""
+    found, relations = find_graph(text)
+    entities = [(e.name, e.type, f"{e.name} is mentioned: {' '.join(e.sentences[:2])}")
+                for e in found]
+    pairs = [(r.source, r.target, r.keywords, r.description) for r in relations]
+    return _records(entities, pairs, as_json)
 
 
-def glean(text: str) -> str:
+def glean(text: str, *, as_json: bool = False) -> str:
     """Second-pass records: the acronyms (``NASA``) the first pass skipped."""
     known = {entity.name for entity in find_graph(text)[0]}
-    lines = []
+    entities = []
     for sentence in sentences(text):
         for acronym in _ACRONYM.findall(_unmarked(sentence)):
             if acronym not in known:
                 known.add(acronym)
-                description = f"{acronym} is an acronym in: {sentence}"
-                lines.append(_record("entity", acronym, "organization", description))
+                entities.append((acronym, "organization", f"{acronym} is an acronym in: {sentence}"))
+    return _records(entities, [], as_json)
+
+
+def _records(entities: list[tuple[str, str, str]], relations: list[tuple[str, str, str, str]],
+             as_json: bool) -> str:
+    if as_json:
+        return "```json\n" + json.dumps({
+            "entities": [dict(zip(("name", "type", "description"), e, strict=True))
+                         for e in entities],
+            "relationships": [dict(zip(("source", "target", "keywords", "description"), r,
+                                       strict=True)) for r in relations]}) + "\n```"
+    lines = [_record("entity", *e) for e in entities]
+    lines += [_record("relation", *r) for r in relations]
     return "\n".join([*lines, COMPLETION_DELIMITER])
 
 

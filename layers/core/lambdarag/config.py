@@ -464,6 +464,7 @@ class Settings(BaseSettings):
     max_gleaning: int = Field(1, ge=0)
     max_extraction_records: int = Field(100, ge=1)
     max_extraction_entities: int = Field(40, ge=1)
+    entity_extraction_use_json: bool = False
     force_llm_summary_on_merge: int = Field(8, ge=2)
     summary_max_tokens: int = Field(1200, ge=1)
     summary_length_recommended: int = Field(600, ge=1)

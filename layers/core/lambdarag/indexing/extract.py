@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from lambdarag.indexing.records import (
@@ -26,6 +27,7 @@ class ExtractionOptions:
     max_entities: int = 40
     max_input_tokens: int = 20480
     use_cache: bool = True
+    use_json: bool = False  # ENTITY_EXTRACTION_USE_JSON: ask for one JSON object instead
 
 
 @dataclass
@@ -37,7 +39,9 @@ class ChunkExtraction:
 
 
 def _system_prompt(options: ExtractionOptions) -> str:
-    return prompts.ENTITY_EXTRACTION_SYSTEM.format(
+    template = (prompts.ENTITY_EXTRACTION_JSON_SYSTEM if options.use_json
+                else prompts.ENTITY_EXTRACTION_SYSTEM)
+    return template.format(
         tuple_delimiter=prompts.TUPLE_DELIMITER,
         completion_delimiter=prompts.COMPLETION_DELIMITER,
         entity_types=", ".join(options.entity_types),
@@ -58,19 +62,20 @@ async def extract_chunk(
     """Run extraction (plus up to ``max_gleaning`` continue passes) on one chunk."""
     system = _system_prompt(options)
     user = prompts.ENTITY_EXTRACTION_USER.format(input_text=neutralise_delimiters(content))
+    json_mode = options.use_json
     answer, key = await llm.complete(
         user, system_prompt=system, cache_type="extract", use_cache=options.use_cache,
-        chunk_id=chunk_id,
+        chunk_id=chunk_id, json_mode=json_mode,
     )
-    result = merge_gleaning(parse_records(answer), ExtractionResult())
+    result = merge_gleaning(parse_records(answer, json_mode=json_mode), ExtractionResult())
     keys = [key]
     history: list[ChatMessage] = [
         {"role": "user", "content": user},
-        {"role": "assistant", "content": recap(result)},
+        {"role": "assistant", "content": recap(result, json_mode=json_mode)},
     ]
-    continue_prompt = prompts.ENTITY_CONTINUE_EXTRACTION.format(
-        completion_delimiter=prompts.COMPLETION_DELIMITER
-    )
+    continue_prompt = (prompts.ENTITY_CONTINUE_EXTRACTION_JSON if json_mode else
+                       prompts.ENTITY_CONTINUE_EXTRACTION.format(
+                           completion_delimiter=prompts.COMPLETION_DELIMITER))
     for _ in range(options.max_gleaning):
         budget = sum(tokenizer.count_tokens(m["content"]) for m in history)
         budget += tokenizer.count_tokens(system) + tokenizer.count_tokens(continue_prompt)
@@ -78,22 +83,27 @@ async def extract_chunk(
             break
         gleaned, key = await llm.complete(
             continue_prompt, system_prompt=system, history=history, cache_type="extract",
-            use_cache=options.use_cache, chunk_id=chunk_id,
+            use_cache=options.use_cache, chunk_id=chunk_id, json_mode=json_mode,
         )
         keys.append(key)
-        found = parse_records(gleaned)
+        found = parse_records(gleaned, json_mode=json_mode)
         result = merge_gleaning(result, found)
         history += [{"role": "user", "content": continue_prompt},
-                    {"role": "assistant", "content": recap(found)}]
+                    {"role": "assistant", "content": recap(found, json_mode=json_mode)}]
     return _fragments(chunk_id, file_path, result, keys)
 
 
-def recap(result: ExtractionResult) -> str:
+def recap(result: ExtractionResult, *, json_mode: bool = False) -> str:
     """What a pass found, as the next pass is shown it: names, types and pairs only.
 
     Gleaning needs to know which entities and relations are already there, not how they
     were described; the descriptions are most of an answer's length.
     """
+    if json_mode:
+        return json.dumps({
+            "entities": [{"name": e.name, "type": e.type} for e in result.entities],
+            "relationships": [{"source": r.source, "target": r.target}
+                              for r in result.relations]}, ensure_ascii=False)
     d = prompts.TUPLE_DELIMITER
     lines = [f"entity{d}{e.name}{d}{e.type}" for e in result.entities]
     lines += [f"relation{d}{r.source}{d}{r.target}" for r in result.relations]

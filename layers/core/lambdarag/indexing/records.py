@@ -12,7 +12,9 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from typing import Any
 
+from lambdarag.llm.answers import json_object
 from lambdarag.llm.prompts import COMPLETION_DELIMITER, TUPLE_DELIMITER
 
 MAX_NAME_LENGTH = 256
@@ -82,13 +84,17 @@ def normalise_type(raw: str) -> str | None:
     return entity_type
 
 
-def parse_records(text: str) -> ExtractionResult:
-    """Parse text-mode extraction output (or the JSON mode's object) into records."""
+def parse_records(text: str, *, json_mode: bool = False) -> ExtractionResult:
+    """Parse text-mode extraction output (or the JSON mode's object) into records.
+
+    With ``json_mode`` (ENTITY_EXTRACTION_USE_JSON) the answer is read leniently (fences,
+    think tags, small repairs); an answer in the text format is still understood.
+    """
     stripped = text.strip()
-    if stripped.startswith("{"):
-        parsed = _parse_json(stripped)
-        if parsed is not None:
-            return parsed
+    if json_mode or stripped.startswith("{"):
+        data = json_object(stripped) if json_mode else _strict_json(stripped)
+        if data is not None:
+            return _from_json(data)
     result = ExtractionResult()
     for line in _record_lines(text):
         _parse_line(line, result)
@@ -140,23 +146,32 @@ def _add_relation(fields: list[str], result: ExtractionResult) -> None:
     result.relations.append(ExtractedRelation(source, target, keywords, description))
 
 
-def _parse_json(text: str) -> ExtractionResult | None:
+def _strict_json(text: str) -> dict[str, Any] | None:
     try:
         data = json.loads(text)
     except json.JSONDecodeError:
         return None
-    if not isinstance(data, dict):
-        return None
+    return data if isinstance(data, dict) else None
+
+
+def _from_json(data: dict[str, Any]) -> ExtractionResult:
     result = ExtractionResult()
     for item in data.get("entities") or []:
         if isinstance(item, dict):
-            fields = [str(item.get(k) or "") for k in ("name", "type", "description")]
+            fields = [_text(item.get(k)) for k in ("name", "type", "description")]
             _add_entity(fields, result)
     for item in data.get("relationships") or data.get("relations") or []:
         if isinstance(item, dict):
-            fields = [str(item.get(k) or "") for k in ("source", "target", "keywords", "description")]
+            fields = [_text(item.get(k)) for k in ("source", "target", "keywords", "description")]
             _add_relation(fields, result)
     return result
+
+
+def _text(value: Any) -> str:
+    """A JSON field as text; a list (keywords given as an array) joined with commas."""
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value if v)
+    return str(value or "")
 
 
 def merge_gleaning(first: ExtractionResult, gleaned: ExtractionResult) -> ExtractionResult:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from lambdarag.llm import prompts, tokenizer
+from lambdarag.llm.answers import json_object
 from lambdarag.llm.cache import CachedLLM
 from lambdarag.utils import pack
 
@@ -108,11 +109,7 @@ async def _summarize_group(
         description_type=requests[group[0]].kind, language=options.language,
         summary_length=options.summary_length_recommended, description_list="\n".join(lines))
     text, _ = await llm.complete(prompt, cache_type="summary", use_cache=options.use_cache)
-    import json_repair  # only when an LLM answer must be parsed
-
-    answer = json_repair.loads(text) if text.strip() else {}
-    if not isinstance(answer, dict):
-        answer = {}
+    answer = json_object(text) or {}
     found = {}
     for i in group:
         summary = answer.get(requests[i].name)

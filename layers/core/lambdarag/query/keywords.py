@@ -3,30 +3,18 @@
 from __future__ import annotations
 
 import json
-import re
 
 from lambdarag.llm import prompts
+from lambdarag.llm.answers import json_object
 from lambdarag.query.param import QueryParam
 from lambdarag.utils import mdhash
 from lambdarag.workspace.workspace import Workspace
 
-_THINK = re.compile(r"<think>.*?</think>", re.S | re.I)
-_FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.M)
-
 
 def parse_keywords(text: str) -> tuple[list[str], list[str]]:
     """Read ``{"high_level_keywords": [...], "low_level_keywords": [...]}`` leniently."""
-    cleaned = _FENCE.sub("", _THINK.sub("", text)).strip()
-    start, end = cleaned.find("{"), cleaned.rfind("}")
-    if start >= 0 and end > start:
-        cleaned = cleaned[start : end + 1]
-    try:
-        import json_repair  # only when an LLM answer must be parsed
-
-        data = json_repair.loads(cleaned)
-    except (ValueError, RecursionError):
-        return [], []
-    if not isinstance(data, dict):
+    data = json_object(text)
+    if data is None:
         return [], []
     return _strings(data.get("high_level_keywords")), _strings(data.get("low_level_keywords"))
 

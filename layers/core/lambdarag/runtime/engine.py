@@ -67,6 +67,7 @@ def indexing_options(settings: Settings) -> IndexingOptions:
             max_entities=settings.max_extraction_entities,
             max_input_tokens=settings.max_extract_input_tokens,
             use_cache=cache,
+            use_json=settings.entity_extraction_use_json,
         ),
         merge=MergeOptions(
             summary=SummaryOptions(
