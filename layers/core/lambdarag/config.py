@@ -435,6 +435,9 @@ class Settings(BaseSettings):
     kg_chunk_pick_method: Literal["VECTOR", "WEIGHT"] = "VECTOR"
     enable_llm_cache: bool = True
     user_prompt_prefix: str = ""
+    user_prompt_prefix_file: str = ""  # PROMPT_DIR/user_prompt/<name>; wins over the inline one
+    prompt_dir: Path = Path("./prompts")
+    entity_type_prompt_file: str = ""  # PROMPT_DIR/entity_type/<name>.yml (llm/prompt_files.py)
     rerank_by_default: bool = True
 
     # --- indexing
@@ -610,6 +613,31 @@ class Settings(BaseSettings):
 
         check_selection(self.storage_backends)
         _ = self.adapter_settings  # a bad adapter value refuses start-up here
+        return self
+
+    @cached_property
+    def entity_type_profile(self) -> Any:
+        """ENTITY_TYPE_PROMPT_FILE's ``EntityTypeProfile``, or None (the default types)."""
+        if not self.entity_type_prompt_file:
+            return None
+        from lambdarag.llm.prompt_files import entity_type_profile
+
+        return entity_type_profile(self.prompt_dir, self.entity_type_prompt_file,
+                                   json_mode=self.entity_extraction_use_json)
+
+    @cached_property
+    def user_prompt(self) -> str:
+        """The prefix of every query's user prompt: USER_PROMPT_PREFIX_FILE's text, else
+        USER_PROMPT_PREFIX."""
+        if not self.user_prompt_prefix_file:
+            return self.user_prompt_prefix
+        from lambdarag.llm.prompt_files import user_prompt_prefix
+
+        return user_prompt_prefix(self.prompt_dir, self.user_prompt_prefix_file)
+
+    @model_validator(mode="after")
+    def _check_prompt_files(self) -> Settings:
+        _ = self.entity_type_profile, self.user_prompt  # a bad file refuses start-up here
         return self
 
     @field_validator("chunk_v_sentence_split_regex")

@@ -14,6 +14,7 @@ from lambdarag.indexing.records import (
 from lambdarag.llm import prompts, tokenizer
 from lambdarag.llm.base import ChatMessage
 from lambdarag.llm.cache import CachedLLM
+from lambdarag.llm.prompt_files import EntityTypeProfile
 from lambdarag.storage.base import EntityFragment, RelationFragment, sorted_pair
 from lambdarag.utils import now_unix
 
@@ -28,6 +29,7 @@ class ExtractionOptions:
     max_input_tokens: int = 20480
     use_cache: bool = True
     use_json: bool = False  # ENTITY_EXTRACTION_USE_JSON: ask for one JSON object instead
+    type_profile: EntityTypeProfile | None = None  # ENTITY_TYPE_PROMPT_FILE
 
 
 @dataclass
@@ -41,14 +43,21 @@ class ChunkExtraction:
 def _system_prompt(options: ExtractionOptions) -> str:
     template = (prompts.ENTITY_EXTRACTION_JSON_SYSTEM if options.use_json
                 else prompts.ENTITY_EXTRACTION_SYSTEM)
-    return template.format(
+    profile = options.type_profile
+    types = (prompts.PROFILE_TYPE_RULE if profile else
+             prompts.DEFAULT_TYPE_RULE.format(entity_types=", ".join(options.entity_types)))
+    system = template.format(
         tuple_delimiter=prompts.TUPLE_DELIMITER,
         completion_delimiter=prompts.COMPLETION_DELIMITER,
-        entity_types=", ".join(options.entity_types),
+        type_rule=types,
         language=options.language,
         max_records=options.max_records,
         max_entities=options.max_entities,
     )
+    if profile is None:
+        return system
+    return system + prompts.PROFILE_SECTIONS.format(
+        guidance=profile.guidance, examples="\n\n".join(profile.examples))
 
 
 async def extract_chunk(

@@ -68,6 +68,7 @@ def indexing_options(settings: Settings) -> IndexingOptions:
             max_input_tokens=settings.max_extract_input_tokens,
             use_cache=cache,
             use_json=settings.entity_extraction_use_json,
+            type_profile=settings.entity_type_profile,
         ),
         merge=MergeOptions(
             summary=SummaryOptions(
@@ -99,7 +100,7 @@ def query_options(settings: Settings) -> QueryOptions:
         kg_chunk_pick_method=settings.kg_chunk_pick_method,
         enable_llm_cache=settings.enable_llm_cache,
         language=settings.summary_language,
-        user_prompt_prefix=settings.user_prompt_prefix,
+        user_prompt_prefix=settings.user_prompt,
         rerank_by_default=settings.rerank_by_default,
         min_rerank_score=settings.min_rerank_score,
     )
