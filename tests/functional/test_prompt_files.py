@@ -73,8 +73,8 @@ def test_a_user_prompt_prefix_file_reaches_the_answer_prompt(
 
 @pytest.mark.parametrize(("files", "env", "expected"), [
     ({}, {"ENTITY_TYPE_PROMPT_FILE": "missing.yml"}, "ENTITY_TYPE_PROMPT_FILE: "),
-    ({}, {"ENTITY_TYPE_PROMPT_FILE": "../secrets.yml"}, "ENTITY_TYPE_PROMPT_FILE must be a file name only"),
-    ({}, {"ENTITY_TYPE_PROMPT_FILE": "space.json"}, "ENTITY_TYPE_PROMPT_FILE must end with .yml or .yaml"),
+    ({}, {"ENTITY_TYPE_PROMPT_FILE": "../secrets.yml"}, "ENTITY_TYPE_PROMPT_FILE: must be a file name only"),
+    ({}, {"ENTITY_TYPE_PROMPT_FILE": "space.json"}, "ENTITY_TYPE_PROMPT_FILE: must end with .yml or .yaml"),
     ({"entity_type/bad.yml": "entity_types_guidance: [unclosed"}, {"ENTITY_TYPE_PROMPT_FILE": "bad.yml"},
      "is not valid YAML"),
     ({"entity_type/space.yml": PROFILE},
@@ -84,11 +84,25 @@ def test_a_user_prompt_prefix_file_reaches_the_answer_prompt(
      "needs entity_types_guidance"),
     ({}, {"USER_PROMPT_PREFIX_FILE": "house.md"}, "USER_PROMPT_PREFIX_FILE: "),
     ({"user_prompt/house.pdf": "x"}, {"USER_PROMPT_PREFIX_FILE": "house.pdf"},
-     "USER_PROMPT_PREFIX_FILE must end with .md or .txt"),
+     "USER_PROMPT_PREFIX_FILE: must end with .md or .txt"),
 ])
 def test_a_prompt_file_that_cannot_be_used_stops_start_up(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, files: dict[str, str],
     env: dict[str, Any], expected: str,
 ) -> None:
     root = prompts_dir(tmp_path, files)
-    assert expected in refusal(monkeypatch, {"PROMPT_DIR": str(root), **env})
+    message = refusal(monkeypatch, {"PROMPT_DIR": str(root), **env})
+    assert message.startswith(next(iter(env)) + ": ") and expected in message
+
+
+def test_lightrag_14s_entity_types_list_sets_the_types(
+    tmp_path: Path, fake_llm: FakeLLMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for raw in ('["Spacecraft", "Agency"]', "Spacecraft, Agency"):
+        settings = fake_settings(tmp_path, fake_llm, entity_types=raw)
+        assert settings.entity_type_list == ("Spacecraft", "Agency")
+    with TestClient(create_app(fake_settings(tmp_path, fake_llm, entity_types="Spacecraft,Agency"))) as client:
+        wait_track(client, insert(client, CORPUS["acme.txt"], "acme.txt"))
+    [system, *_] = systems(fake_llm, "---Input Text---")
+    assert "one of Spacecraft, Agency; use Other" in system
+    assert refusal(monkeypatch, {"ENTITY_TYPES": '["Person"'}).startswith("ENTITY_TYPES: is not a JSON list")

@@ -6,6 +6,7 @@ once, at the composition root (CLI, Lambda handler, test), and passed down.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -468,6 +469,8 @@ class Settings(BaseSettings):
     max_extraction_records: int = Field(100, ge=1)
     max_extraction_entities: int = Field(40, ge=1)
     entity_extraction_use_json: bool = False
+    # LightRAG 1.4's list ('["Person", "Place"]' or "Person,Place"); 1.5 wants a profile file
+    entity_types: str = ""
     force_llm_summary_on_merge: int = Field(8, ge=2)
     summary_max_tokens: int = Field(1200, ge=1)
     summary_length_recommended: int = Field(600, ge=1)
@@ -616,6 +619,21 @@ class Settings(BaseSettings):
         return self
 
     @cached_property
+    def entity_type_list(self) -> tuple[str, ...]:
+        """ENTITY_TYPES as names (empty: the default types)."""
+        raw = self.entity_types.strip()
+        if raw.startswith("["):
+            try:
+                names = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"ENTITY_TYPES: is not a JSON list: {exc}") from None
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                raise ValueError("ENTITY_TYPES: must be a list of names")
+        else:
+            names = raw.split(",")
+        return tuple(dict.fromkeys(n.strip() for n in names if n.strip()))
+
+    @cached_property
     def entity_type_profile(self) -> Any:
         """ENTITY_TYPE_PROMPT_FILE's ``EntityTypeProfile``, or None (the default types)."""
         if not self.entity_type_prompt_file:
@@ -637,7 +655,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_prompt_files(self) -> Settings:
-        _ = self.entity_type_profile, self.user_prompt  # a bad file refuses start-up here
+        _ = self.entity_type_list, self.entity_type_profile, self.user_prompt  # refuse bad ones now
         return self
 
     @field_validator("chunk_v_sentence_split_regex")

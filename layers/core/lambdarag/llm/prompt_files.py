@@ -32,10 +32,10 @@ def prompt_file(prompt_dir: Path, subdir: str, name: str, setting: str,
     """The file ``name`` of ``PROMPT_DIR/<subdir>``, once the name is a bare, allowed one."""
     bare = Path(name)
     if "\\" in name or "/" in name or bare.name != name or name in (".", ".."):
-        raise ValueError(f"{setting} must be a file name only (files are read from "
+        raise ValueError(f"{setting}: must be a file name only (files are read from "
                          f"PROMPT_DIR/{subdir}), got {name!r}")
     if bare.suffix.lower() not in suffixes:
-        raise ValueError(f"{setting} must end with {' or '.join(suffixes)}, got {name!r}")
+        raise ValueError(f"{setting}: must end with {' or '.join(suffixes)}, got {name!r}")
     path = prompt_dir / subdir / name
     if not path.is_file():
         raise ValueError(f"{setting}: {path} does not exist (PROMPT_DIR is {prompt_dir})")

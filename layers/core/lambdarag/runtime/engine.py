@@ -69,6 +69,7 @@ def indexing_options(settings: Settings) -> IndexingOptions:
             use_cache=cache,
             use_json=settings.entity_extraction_use_json,
             type_profile=settings.entity_type_profile,
+            **({"entity_types": settings.entity_type_list} if settings.entity_type_list else {}),
         ),
         merge=MergeOptions(
             summary=SummaryOptions(
