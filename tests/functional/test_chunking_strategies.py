@@ -158,7 +158,8 @@ def test_the_servers_strategy_defaults_fill_what_a_request_leaves_out(
     ({"CHUNK_V_BREAKPOINT_THRESHOLD_AMOUNT": "150"},
      "CHUNK_V_BREAKPOINT_THRESHOLD_AMOUNT must be within (0, 100]"),
     ({"CHUNK_V_SENTENCE_SPLIT_REGEX": "(unclosed"}, "CHUNK_V_SENTENCE_SPLIT_REGEX: is not a regular"),
-    ({"CHUNK_P_SIZE": "200", "CHUNK_P_OVERLAP_SIZE": "200"}, "CHUNK_P_OVERLAP_SIZE must be smaller"),
+    ({"CHUNK_P_SIZE": "200", "CHUNK_P_OVERLAP_SIZE": "200"}, "CHUNK_P_OVERLAP_SIZE (200) must be smaller"),
+    ({"CHUNK_F_SIZE": "50"}, "CHUNK_OVERLAP_SIZE (100) must be smaller than CHUNK_F_SIZE (50)"),
 ])
 def test_a_bad_strategy_default_stops_start_up_naming_it(
     monkeypatch: pytest.MonkeyPatch, env: dict[str, str], expected: str

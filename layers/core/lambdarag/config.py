@@ -674,10 +674,12 @@ class Settings(BaseSettings):
             raise ValueError("CHUNK_OVERLAP_SIZE must be smaller than CHUNK_SIZE")
         for letter in "FRP":
             size = getattr(self, f"chunk_{letter.lower()}_size") or self.chunk_size
-            overlap = getattr(self, f"chunk_{letter.lower()}_overlap_size")
-            if overlap is not None and overlap >= size:
-                raise ValueError(f"CHUNK_{letter}_OVERLAP_SIZE must be smaller than the "
-                                 f"chunk size ({size})")
+            own = getattr(self, f"chunk_{letter.lower()}_overlap_size")
+            overlap = self.chunk_overlap_size if own is None else own
+            if overlap >= size:
+                name = f"CHUNK_{letter}_OVERLAP_SIZE" if own is not None else "CHUNK_OVERLAP_SIZE"
+                raise ValueError(f"{name} ({overlap}) must be smaller than CHUNK_{letter}_SIZE "
+                                 f"({size})")
         amount = self.chunk_v_breakpoint_threshold_amount
         if (amount is not None and amount > 100
                 and self.chunk_v_breakpoint_threshold_type in ("percentile", "gradient")):
