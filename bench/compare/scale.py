@@ -172,7 +172,8 @@ def run_all(fake: FakeLLMServer, tmp: Path, embedded: list[int], aws: list[int],
     for backend, entities in plan:
         if backend == "aws" and unavailable:
             rows.append({"backend": backend, "entities": entities,
-                         "skipped": f"local AWS servers not running ({unavailable})"})
+                         "skipped": "local AWS servers not running (start them with "
+                                    f"scripts/services start all): {'; '.join(unavailable.split(chr(10)))}"})
             continue
         if deadline is not None and time.monotonic() > deadline:
             rows.append({"backend": backend, "entities": entities,
