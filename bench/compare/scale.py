@@ -171,9 +171,10 @@ def run_all(fake: FakeLLMServer, tmp: Path, embedded: list[int], aws: list[int],
     unavailable = aws_available() if aws else None
     for backend, entities in plan:
         if backend == "aws" and unavailable:
+            states = unavailable.replace("\n", "; ")
             rows.append({"backend": backend, "entities": entities,
-                         "skipped": "local AWS servers not running (start them with "
-                                    f"scripts/services start all): {'; '.join(unavailable.split(chr(10)))}"})
+                         "skipped": f"local AWS servers not running ({states}; start them "
+                                    "with scripts/services start all)"})
             continue
         if deadline is not None and time.monotonic() > deadline:
             rows.append({"backend": backend, "entities": entities,
