@@ -59,13 +59,12 @@ def test_the_tail_window_ignores_a_heading_early_in_the_document() -> None:
 def test_resolve_freezes_the_request_over_the_server_defaults() -> None:
     defaults = ChunkerDefaults({"recursive_character": {"chunk_token_size": 500,
                                                         "separators": ["\n\n", ""]}})
-    letter, frozen = resolve("recursive_character", {"chunk_overlap_token_size": 10}, defaults,
-                             chunk_size=1200, chunk_overlap=100)
-    assert (letter, frozen) == ("R", {"chunk_token_size": 500, "recursive_character": {
-        "separators": ["\n\n", ""], "chunk_overlap_token_size": 10}})
+    frozen = resolve("recursive_character", {"chunk_overlap_token_size": 10}, defaults)
+    assert frozen == {"process_options": "R", "chunk_options": {
+        "chunk_token_size": 500, "recursive_character": {
+            "separators": ["\n\n", ""], "chunk_overlap_token_size": 10}}}
     with pytest.raises(ChunkingConfigError, match="must be < chunk_token_size"):
-        resolve("fixed_token", {"chunk_token_size": 50}, ChunkerDefaults(), chunk_size=1200,
-                chunk_overlap=100)
+        resolve("fixed_token", {"chunk_token_size": 50}, ChunkerDefaults(chunk_overlap=100))
 
 
 async def test_pages_stay_with_the_chunks_of_every_strategy() -> None:
@@ -76,8 +75,7 @@ async def test_pages_stay_with_the_chunks_of_every_strategy() -> None:
 
     chunked = await chunk_document(
         sections, "R", {"chunk_token_size": 300, "recursive_character": {
-            "chunk_overlap_token_size": 0}}, ChunkerDefaults(), chunk_size=1200,
-        chunk_overlap=100, embed=no_embedding)
+            "chunk_overlap_token_size": 0}}, ChunkerDefaults(), embed=no_embedding)
     chunks = chunked.chunks
     assert (chunked.method, chunked.options) == ("recursive_character", "size=300, overlap=0")
     assert [c.get("pages") for c in chunks] == [[1], [2], [3]]

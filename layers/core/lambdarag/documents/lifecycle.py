@@ -154,8 +154,8 @@ async def enqueue(ws: Workspace, docs: Sequence[NewDocument], track_id: str) -> 
     stores = ws.stores
     for index, doc in enumerate(docs):
         if doc.source_file and not doc.process_options:  # a scanned or dropped file's hint
-            doc = replace(doc, **_hinted_chunking(ws, Path(doc.source_file).name,
-                                                  refuse_custom=False))
+            doc = replace(doc, **strategies.for_hint(doc.source_file, ws.indexing.chunker,
+                                                     refuse_custom=False))
         doc = replace(doc, file_path=canonical_basename(doc.file_path))
         doc_id = doc_id_for(doc.text, doc.file_path) if doc.text else mdhash(doc.file_path, "doc-")
         chash = content_hash(doc.text) if doc.text else ""
@@ -264,7 +264,7 @@ async def store_file(
     ``source_file``; the pipeline's prepare step parses it, keeping pages, slides and sheets.
     """
     name = checked_filename(raw_name)
-    chunking = _hinted_chunking(ws, raw_name, refuse_custom=True)
+    chunking = strategies.for_hint(raw_name, ws.indexing.chunker, refuse_custom=True)
     folder = folder.resolve()
     target = (folder / name).resolve()
     if target.parent != folder:
@@ -278,12 +278,6 @@ async def store_file(
     await _save(pieces, target, limit)
     await replace_failed(ws, failed)
     return NewDocument(name, source_file=str(target), **chunking)
-
-
-def _hinted_chunking(ws: Workspace, file_name: str | None, *, refuse_custom: bool) -> dict[str, Any]:
-    options = ws.indexing
-    return strategies.for_hint(file_name, options.chunker, chunk_size=options.chunk_size,
-                               chunk_overlap=options.chunk_overlap, refuse_custom=refuse_custom)
 
 
 def _folder_holds(folder: Path, name: str) -> bool:

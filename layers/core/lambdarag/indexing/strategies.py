@@ -88,16 +88,15 @@ class ChunkerDefaults:
     strategies: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     reference_headings: tuple[str, ...] = DEFAULT_REFERENCE_HEADINGS
     references_tail_n: int = 0
+    chunk_size: int = 1200  # CHUNK_SIZE
+    chunk_overlap: int = 100  # CHUNK_OVERLAP_SIZE
 
     def of(self, strategy: str) -> dict[str, Any]:
         return dict(self.strategies.get(strategy, {}))
 
 
-def resolve(
-    strategy: str, params: Mapping[str, Any], defaults: ChunkerDefaults, *,
-    chunk_size: int, chunk_overlap: int,
-) -> tuple[str, dict[str, Any]]:
-    """``(process_options, chunk_options)`` for a document: the request's ``params`` over
+def resolve(strategy: str, params: Mapping[str, Any], defaults: ChunkerDefaults) -> dict[str, Any]:
+    """A document's ``process_options`` and ``chunk_options``: the request's ``params`` over
     the server's defaults, frozen. Raises ChunkingConfigError for what cannot be followed."""
     if strategy == "custom":
         raise ChunkingConfigError(CUSTOM_UNAVAILABLE)
@@ -107,9 +106,9 @@ def resolve(
     merged = {**defaults.of(strategy), **{k: v for k, v in params.items() if v is not None}}
     if strategy == "paragraph_semantic":
         merged.setdefault("chunk_token_size", DEFAULT_P_SIZE)
-    size = int(merged.pop("chunk_token_size", chunk_size))
+    size = int(merged.pop("chunk_token_size", defaults.chunk_size))
     if strategy != "semantic_vector":
-        merged.setdefault("chunk_overlap_token_size", chunk_overlap)
+        merged.setdefault("chunk_overlap_token_size", defaults.chunk_overlap)
         if merged["chunk_overlap_token_size"] >= size:
             raise ChunkingConfigError(
                 f"chunking for strategy '{strategy}': chunk_overlap_token_size "
@@ -123,13 +122,12 @@ def resolve(
                 f"must be within (0, 100] for {kind}")
     if strategy == "recursive_character" and "separators" in merged:
         merged["separators"] = bounded_separators(merged["separators"])
-    return LETTERS[strategy], {"chunk_token_size": size, strategy: merged}
+    return {"process_options": LETTERS[strategy],
+            "chunk_options": {"chunk_token_size": size, strategy: merged}}
 
 
-def for_hint(
-    file_name: str | None, defaults: ChunkerDefaults, *, chunk_size: int, chunk_overlap: int,
-    refuse_custom: bool,
-) -> dict[str, Any]:
+def for_hint(file_name: str | None, defaults: ChunkerDefaults, *,
+             refuse_custom: bool) -> dict[str, Any]:
     """A document's frozen chunking from its file name's parser hint (``notes.[-R].md``:
     recursive_character with the server's defaults); ``{}`` without a selector letter.
 
@@ -139,9 +137,7 @@ def for_hint(
     strategy = strategy_of(options)
     if not any(c in SELECTORS for c in options) or (strategy == "custom" and not refuse_custom):
         return {}
-    letter, frozen = resolve(strategy, {}, defaults, chunk_size=chunk_size,
-                             chunk_overlap=chunk_overlap)
-    return {"process_options": letter, "chunk_options": frozen}
+    return resolve(strategy, {}, defaults)
 
 
 def bounded_separators(separators: Sequence[str] | None) -> list[str] | None:
@@ -193,8 +189,6 @@ async def chunk_document(
     chunk_options: Mapping[str, Any] | None,
     defaults: ChunkerDefaults,
     *,
-    chunk_size: int,
-    chunk_overlap: int,
     embed: Embed,
 ) -> Chunked:
     """Chunk a parsed document by its frozen strategy (fixed_token when it has none)."""
@@ -202,12 +196,11 @@ async def chunk_document(
     if strategy == "custom":  # stored by an older release or by hand: LightRAG falls back too
         strategy = "fixed_token"
     if not chunk_options:
-        _, chunk_options = resolve(strategy, {}, defaults, chunk_size=chunk_size,
-                                   chunk_overlap=chunk_overlap)
-    size = int(chunk_options.get("chunk_token_size") or chunk_size)
+        chunk_options = resolve(strategy, {}, defaults)["chunk_options"]
+    size = int(chunk_options.get("chunk_token_size") or defaults.chunk_size)
     params = dict(chunk_options.get(strategy) or {})
     size = int(params.pop("chunk_token_size", size))
-    overlap = int(params.get("chunk_overlap_token_size", chunk_overlap))
+    overlap = int(params.get("chunk_overlap_token_size", defaults.chunk_overlap))
     if strategy == "fixed_token":
         return Chunked(_fixed(sections, size, overlap, params), strategy, describe(size, params))
     text = whole = join_sections(sections)

@@ -99,7 +99,6 @@ async def prepare(ws: Workspace, payload: Payload) -> Payload:
     options = ws.indexing
     chunked = await chunk_document(
         sections, doc.get("process_options"), doc.get("chunk_options"), options.chunker,
-        chunk_size=options.chunk_size, chunk_overlap=options.chunk_overlap,
         embed=ws.embedder.embed)
     chunks = chunked.chunks
     file_path = record.get("file_path", "unknown_source")

@@ -51,11 +51,11 @@ WorkspaceLister = Callable[[], list[str]]
 def indexing_options(settings: Settings) -> IndexingOptions:
     cache = settings.enable_llm_cache_for_extract
     return IndexingOptions(
-        chunk_size=settings.chunk_size,
-        chunk_overlap=settings.chunk_overlap_size,
         extract_batch_size=settings.extract_batch_size,
         chunker=ChunkerDefaults(
             strategies=settings.chunker_strategies(),
+            chunk_size=settings.chunk_size,
+            chunk_overlap=settings.chunk_overlap_size,
             reference_headings=tuple(h.strip() for h in settings.chunk_p_references_headings
                                      .split("|") if h.strip()),
             references_tail_n=settings.chunk_p_references_tail_n,

@@ -25,8 +25,6 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class IndexingOptions:
-    chunk_size: int = 1200
-    chunk_overlap: int = 100
     extract_batch_size: int = 8
     merge_batch_size: int = 50
     extraction: ExtractionOptions = field(default_factory=ExtractionOptions)

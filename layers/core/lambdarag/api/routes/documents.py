@@ -156,11 +156,7 @@ def _chunking(ws: Workspace, chunking: TextChunkingConfig | None) -> dict[str, A
     the server cannot follow (``custom``) is 422, before anything is stored."""
     if chunking is None:
         return {}
-    options = ws.indexing
-    letter, frozen = strategies.resolve(chunking.strategy, chunking.params, options.chunker,
-                                        chunk_size=options.chunk_size,
-                                        chunk_overlap=options.chunk_overlap)
-    return {"process_options": letter, "chunk_options": frozen}
+    return strategies.resolve(chunking.strategy, chunking.params, ws.indexing.chunker)
 
 
 def _text_sources(body: InsertTextsRequest) -> list[str]:
