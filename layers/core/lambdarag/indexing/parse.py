@@ -40,7 +40,7 @@ MAX_PDF_PAGES = 2000
 MAX_TEXT_CHARS = 50_000_000
 SNIFF_BYTES = 4096  # the start of a file that tells whether it is what its extension says
 # ``report.[mineru].pdf``: a bracketed parser hint just before the extension
-_PARSER_HINT = re.compile(r"^(?P<stem>.+)\.\[[^\[\]./\\]+\](?P<suffix>\.[^.]+)$")
+_PARSER_HINT = re.compile(r"^(?P<stem>.+)\.\[(?P<hint>[^\[\]./\\]+)\](?P<suffix>\.[^.]+)$")
 
 
 class ParseError(LambdaRAGError, ValueError):
@@ -66,8 +66,7 @@ def hint_options(file_name: str | None) -> str:
     hinted = _PARSER_HINT.match(canonical_source(file_name))
     if not hinted:
         return ""
-    inner = hinted.group(0)[len(hinted["stem"]) + 2 : -len(hinted["suffix"]) - 1]
-    return inner.partition("-")[2].strip() if "-" in inner else ""
+    return hinted["hint"].partition("-")[2].strip()
 
 
 def is_supported(filename: str) -> bool:
