@@ -75,10 +75,9 @@ def chunk_text(
 
 
 def _windows(tokens: list[int], size: int, overlap: int) -> list[str]:
-    stride = size - overlap
     return [
         tokenizer.decode(tokens[start : start + size]).strip()
-        for start in range(0, max(len(tokens) - overlap, 1), stride)
+        for start in tokenizer.window_starts(len(tokens), size, overlap)
     ]
 
 
@@ -100,7 +99,7 @@ def chunk_sections(
         raise ChunkingError("chunk overlap must be smaller than the chunk size")
     tokens, spans = _encode_sections(sections)
     chunks: list[Chunk] = []
-    for start in range(0, max(len(tokens) - overlap, 1), chunk_size - overlap):
+    for start in tokenizer.window_starts(len(tokens), chunk_size, overlap):
         end = start + chunk_size
         content = tokenizer.decode(tokens[start:end]).strip()
         if not content:

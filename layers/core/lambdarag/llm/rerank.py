@@ -130,7 +130,7 @@ def windows(documents: Sequence[str], size: int,
             spans = [document]
         else:
             spans = [tokenizer.decode(tokens[start:start + size])
-                     for start in range(0, len(tokens) - overlap, size - overlap)]
+                     for start in tokenizer.window_starts(len(tokens), size, overlap)]
         pieces += spans
         owners += [index] * len(spans)
     return pieces, owners

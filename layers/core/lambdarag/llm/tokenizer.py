@@ -61,6 +61,12 @@ def decode(tokens: list[int]) -> str:
     return encoding().decode(tokens)
 
 
+def window_starts(count: int, size: int, overlap: int) -> range:
+    """Where windows of ``size`` tokens overlapping by ``overlap`` start in ``count`` tokens
+    (one window when they fit); chunking and rerank windows both cut this way."""
+    return range(0, max(count - overlap, 1), size - overlap)
+
+
 def count_tokens(text: str) -> int:
     """Number of o200k_base tokens in ``text`` (special-token text counts as plain text).
 
