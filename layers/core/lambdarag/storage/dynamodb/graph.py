@@ -185,17 +185,17 @@ class DynamoDBGraphStorage(GraphStorage):
         return dict(zip(names, lists, strict=True))
 
     def _adjacent_sync(self, name: str) -> list[str]:
-        items = self._table.query_sync(self._node_pk(name), sk_prefix=ADJ, attributes=["nb"])
-        return sorted(item["nb"] for item in items)
+        return sorted(self._weighted_sync(name))
 
     async def ranked_edges(self, names: Sequence[str]) -> list[tuple[tuple[str, str], int]]:
         """Ranked from the ``a`` items (neighbour and weight) and the label items' degrees;
         no edge's properties are read (but those of edges written before ``a`` items
         carried weights)."""
+        unique = list(dict.fromkeys(names))
         adjacent = await self._table.run_many(
-            [lambda n=name: self._weighted_sync(n) for name in dict.fromkeys(names)])  # type: ignore[misc]
+            [lambda n=name: self._weighted_sync(n) for name in unique])  # type: ignore[misc]
         weights: dict[tuple[str, str], float | None] = {}
-        for name, neighbours in zip(dict.fromkeys(names), adjacent, strict=True):
+        for name, neighbours in zip(unique, adjacent, strict=True):
             weights.update((sorted_pair(name, nb), w) for nb, w in neighbours.items())
         unweighed = [pair for pair, w in weights.items() if w is None]
         if unweighed:
@@ -207,6 +207,8 @@ class DynamoDBGraphStorage(GraphStorage):
         return [(pair, rank[pair]) for pair in best_edges(rank, known)]
 
     def _weighted_sync(self, name: str) -> dict[str, float | None]:
+        """``{neighbour: edge weight}`` from the node's ``a`` items (None: written before
+        the items carried weights); one Query."""
         items = self._table.query_sync(self._node_pk(name), sk_prefix=ADJ, attributes=["nb", "w"])
         return {item["nb"]: float(item["w"]) if "w" in item else None for item in items}
 
